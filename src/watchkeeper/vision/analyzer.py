@@ -1,0 +1,53 @@
+"""detect → align → score quality → embed, in one place for every caller.
+
+The pipeline, enrolment, investigations and evaluation all need the same steps in the same
+order with the same settings; doing them here keeps a template made at enrolment comparable
+with one made from a camera.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from watchkeeper.config import VisionConfig
+from watchkeeper.domain import Faces, FloatArray, ImageArray
+from watchkeeper.vision.align import align_faces
+from watchkeeper.vision.detector import Detector
+from watchkeeper.vision.embedder import Embedder
+from watchkeeper.vision.factory import load_detector, load_embedder
+from watchkeeper.vision.quality import quality_scores
+
+
+@dataclass(slots=True)
+class AnalysedFaces:
+    """Faces of one image with their quality and aligned crops (not yet embedded)."""
+
+    faces: Faces
+    aligned: np.ndarray  # (N,112,112,3) BGR
+
+
+class FaceAnalyzer:
+    """The façade over one detector and one embedder."""
+
+    def __init__(self, detector: Detector, embedder: Embedder) -> None:
+        self.detector = detector
+        self.embedder = embedder
+
+    @classmethod
+    def from_config(cls, config: VisionConfig) -> FaceAnalyzer:
+        return cls(load_detector(config), load_embedder(config))
+
+    @property
+    def model(self) -> str:
+        return self.embedder.model
+
+    def analyse(self, image: ImageArray) -> AnalysedFaces:
+        faces = self.detector.detect(image)
+        aligned = align_faces(image, faces.landmarks)
+        faces.quality = quality_scores(faces, aligned)
+        return AnalysedFaces(faces=faces, aligned=aligned)
+
+    def embed(self, aligned: np.ndarray) -> FloatArray:
+        return self.embedder.embed(aligned)
