@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/watchkeeper demo
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+test: setup
+	./scripts/start-services.sh
+	$(MAKE) lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/gallery.py
+
+clean:
+	rm -rf $(VENV) watchkeeper-data .pytest_cache .ruff_cache

@@ -1,0 +1,592 @@
+"""The ``watchkeeper`` command.
+
+Every command prints a rich table for people or JSON for machines (``--json``); long work
+shows a progress bar. Expected failures (bad input, a missing file, an unreachable stream)
+end with a one-line ``error:`` message and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from watchkeeper import __version__
+from watchkeeper.config import ConfigError, Settings, load_settings
+from watchkeeper.context import AppContext
+from watchkeeper.demo import DemoError
+from watchkeeper.domain import Frame, Match, Sighting
+from watchkeeper.enrolment import EnrolmentError, enrol_person, read_photo_file
+from watchkeeper.evaluation.cli import app as eval_app
+from watchkeeper.pipeline import CameraPipeline, CameraWorker
+from watchkeeper.policy import audit
+from watchkeeper.recognition import Recogniser, record_matches
+from watchkeeper.store import NotFound, StoreError, repository
+from watchkeeper.store.models import PURPOSES
+from watchkeeper.streams import SourceError, open_source
+from watchkeeper.vision import ModelError
+from watchkeeper.vision.imageio import ImageError
+
+USER_ERRORS = (
+    ConfigError,
+    EnrolmentError,
+    ImageError,
+    ModelError,
+    NotFound,
+    SourceError,
+    StoreError,
+)
+
+console = Console()
+errors = Console(stderr=True)
+
+app = typer.Typer(
+    help="Watchkeeper: accountable live facial recognition against purpose-bound watchlists.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+watchlist_app = typer.Typer(help="Create, list and delete watchlists.", no_args_is_help=True)
+person_app = typer.Typer(help="Enrol, list and delete persons on watchlists.", no_args_is_help=True)
+audit_app = typer.Typer(help="Check and export the tamper-evident audit log.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect and document the configuration.", no_args_is_help=True)
+app.add_typer(watchlist_app, name="watchlist")
+app.add_typer(person_app, name="person")
+app.add_typer(audit_app, name="audit")
+app.add_typer(config_app, name="config")
+app.add_typer(eval_app, name="eval", help="Measure accuracy: verification 1:1, identification 1:N.")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _context(ctx: typer.Context) -> AppContext:
+    context = ctx.find_root().obj
+    assert isinstance(context, AppContext)
+    return context
+
+
+def _parse_date(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not a date like 2027-03-31", param_hint=option
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data folder (database, media). Default: ./watchkeeper-data")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config file; WATCHKEEPER_* variables override it.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = load_settings(config, data_dir=data_dir)
+    ctx.obj = AppContext(settings)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"watchkeeper {__version__}")
+
+
+# --- watchlists ------------------------------------------------------------------------------
+
+
+@watchlist_app.command("create")
+def watchlist_create(
+    ctx: typer.Context,
+    name: str,
+    purpose: Annotated[str, typer.Option(help=f"One of: {', '.join(PURPOSES)}.")],
+    legal_basis: Annotated[str, typer.Option(help="The law or authorisation this list rests on.")],
+    owner: Annotated[str, typer.Option(help="Who answers for this list.")],
+    review_by: Annotated[
+        str | None, typer.Option(help="Date by which the list must be reviewed.")
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Match threshold (cosine); default from the config.")
+    ] = None,
+    confirmations: Annotated[
+        int, typer.Option(help="Reviewers who must confirm an alert before it is actionable.")
+    ] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a watchlist with its purpose, legal basis and owner."""
+    app_ctx = _context(ctx)
+    with app_ctx.db.session() as session:
+        wl = repository.create_watchlist(
+            session,
+            name=name,
+            purpose=purpose,
+            legal_basis=legal_basis,
+            owner=owner,
+            review_by=_parse_date(review_by, "--review-by"),
+            threshold=threshold,
+            confirmations_required=confirmations,
+        )
+        audit.record(
+            session,
+            actor=app_ctx.actor,
+            action="watchlist.create",
+            object_type="watchlist",
+            object_id=wl.id,
+            details={"name": name, "purpose": purpose, "legal_basis": legal_basis, "owner": owner},
+        )
+        result = {"id": wl.id, "name": wl.name, "purpose": wl.purpose}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"created watchlist [bold]{name}[/] (id {result['id']}, {purpose})")
+
+
+@watchlist_app.command("list")
+def watchlist_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the watchlists with their purpose and size."""
+    app_ctx = _context(ctx)
+    default = app_ctx.settings.matching.default_threshold
+    with app_ctx.db.session() as session:
+        rows = [
+            {
+                "id": wl.id,
+                "name": wl.name,
+                "purpose": wl.purpose,
+                "legal_basis": wl.legal_basis,
+                "owner": wl.owner,
+                "review_by": wl.review_by,
+                "threshold": wl.threshold if wl.threshold is not None else default,
+                "persons": count,
+            }
+            for wl, count in repository.list_watchlists(session)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(
+        "id", "name", "purpose", "legal basis", "owner", "review by", "threshold", "persons"
+    )
+    for row in rows:
+        table.add_row(
+            str(row["id"]), row["name"], row["purpose"], row["legal_basis"], row["owner"],
+            str(row["review_by"] or "—"), f"{row['threshold']:.3f}", str(row["persons"]),
+        )  # fmt: skip
+    console.print(table)
+
+
+@watchlist_app.command("delete")
+def watchlist_delete(
+    ctx: typer.Context,
+    name: str,
+    reason: Annotated[str, typer.Option(help="Why the list is deleted (goes to the audit log).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a watchlist with all its persons, photos, templates and matches."""
+    app_ctx = _context(ctx)
+    if not yes:
+        typer.confirm(f"Delete watchlist {name} and everything enrolled on it?", abort=True)
+    with app_ctx.db.session() as session:
+        wl = repository.get_watchlist(session, name)
+        wl_id = wl.id
+        freed = repository.delete_watchlist(session, wl)
+        audit.record(
+            session,
+            actor=app_ctx.actor,
+            action="watchlist.delete",
+            object_type="watchlist",
+            object_id=wl_id,
+            reason=reason,
+            details={"name": name},
+        )
+    for sha in freed:
+        app_ctx.media.delete(sha)
+    console.print(f"deleted watchlist [bold]{name}[/] ({len(freed)} files removed)")
+
+
+# --- persons ---------------------------------------------------------------------------------
+
+
+@person_app.command("add")
+def person_add(
+    ctx: typer.Context,
+    photos: Annotated[list[Path], typer.Argument(help="One or more photos of the person.")],
+    watchlist: Annotated[str, typer.Option(help="Watchlist name or id.")],
+    name: Annotated[str, typer.Option(help="Name or case reference of the person.")],
+    reason: Annotated[str | None, typer.Option(help="Why this person is on the list.")] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="Date after which the entry stops matching.")
+    ] = None,
+    largest_face: Annotated[
+        bool, typer.Option("--largest-face", help="In photos with several faces, use the largest.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Enrol a person from photos: each must show one usable face."""
+    app_ctx = _context(ctx)
+    settings = app_ctx.settings
+    expires_at = _parse_date(expires, "--expires")
+    with app_ctx.db.session() as session:  # fail on a missing list before loading the models
+        repository.get_watchlist(session, watchlist)
+    enrolled = enrol_person(
+        app_ctx.db,
+        app_ctx.media,
+        app_ctx.analyzer,
+        watchlist=watchlist,
+        name=name,
+        photos=[(str(p), read_photo_file(p)) for p in photos],
+        actor=app_ctx.actor,
+        reason=reason,
+        expires_at=expires_at,
+        max_pixels=settings.streams.max_image_pixels,
+        min_quality=settings.vision.enrol_min_quality,
+        largest_face=largest_face,
+    )
+    result = {
+        "id": enrolled.person_id,
+        "name": enrolled.name,
+        "watchlist": enrolled.watchlist,
+        "photos": [
+            {"file": p.source, "faces": p.faces_found, "quality": round(p.quality, 3)}
+            for p in enrolled.photos
+        ],
+    }
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"enrolled [bold]{enrolled.name}[/] (id {enrolled.person_id}) on {enrolled.watchlist} "
+        f"from {len(enrolled.photos)} photo(s), quality "
+        + ", ".join(f"{p.quality:.2f}" for p in enrolled.photos)
+    )
+
+
+@person_app.command("list")
+def person_list(
+    ctx: typer.Context,
+    watchlist: Annotated[str | None, typer.Option(help="Only this watchlist.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List enrolled persons (names and counts only; photos are not shown here)."""
+    app_ctx = _context(ctx)
+    with app_ctx.db.session() as session:
+        wl = repository.get_watchlist(session, watchlist) if watchlist else None
+        rows = [
+            {
+                "id": p.id,
+                "name": p.name,
+                "watchlist": p.watchlist.name,
+                "reason": p.reason,
+                "expires_at": p.expires_at,
+                "photos": len(p.photos),
+                "created_by": p.created_by,
+            }
+            for p in repository.list_persons(session, wl)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "watchlist", "reason", "expires", "photos", "enrolled by")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["name"], r["watchlist"], r["reason"] or "—",
+            str(r["expires_at"] or "—"), str(r["photos"]), r["created_by"],
+        )  # fmt: skip
+    console.print(table)
+
+
+@person_app.command("delete")
+def person_delete(
+    ctx: typer.Context,
+    person_id: int,
+    reason: Annotated[str, typer.Option(help="Why the entry is removed (goes to the audit log).")],
+) -> None:
+    """Delete a person with their photos, templates and matches."""
+    app_ctx = _context(ctx)
+    with app_ctx.db.session() as session:
+        person = repository.get_person(session, person_id)
+        name = person.name
+        freed = repository.delete_person(session, person)
+        audit.record(
+            session,
+            actor=app_ctx.actor,
+            action="person.delete",
+            object_type="person",
+            object_id=person_id,
+            reason=reason,
+        )
+    for sha in freed:
+        app_ctx.media.delete(sha)
+    console.print(f"deleted person {person_id} ({name})")
+
+
+# --- processing ------------------------------------------------------------------------------
+
+
+def process_source(
+    app_ctx: AppContext,
+    uri: str,
+    camera: str,
+    analysis_fps: float,
+    store: bool,
+    quiet: bool,
+) -> tuple[list[tuple[Sighting, list[Match]]], CameraPipeline]:
+    """Run one source through the pipeline; store matched sightings (files: at the end)."""
+    settings = app_ctx.settings
+    source = open_source(
+        uri,
+        camera,
+        analysis_fps,
+        open_timeout_s=settings.streams.open_timeout_s,
+        max_image_pixels=settings.streams.max_image_pixels,
+    )
+    analyzer = app_ctx.analyzer
+    recogniser = Recogniser(
+        app_ctx.db, settings.matching, analyzer.model, analyzer.embedder.dimension
+    )
+    pipeline = CameraPipeline(camera, analyzer, settings.tracking, settings.vision.min_quality)
+    results: list[tuple[Sighting, list[Match]]] = []
+    live = getattr(source, "live", False)
+
+    def sink(sighting: Sighting, matches: list[Match]) -> None:
+        if live and store and matches:
+            record_matches(app_ctx.db, app_ctx.media, uri, [(sighting, matches)])
+        results.append((sighting, matches))
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} frames"),
+        TimeElapsedColumn(),
+        console=errors,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(
+            f"analysing {camera}", total=getattr(source, "expected_frames", None)
+        )
+
+        def on_frame(_frame: Frame) -> None:
+            progress.advance(task)
+
+        CameraWorker(source, pipeline, recogniser.match, sink, on_frame=on_frame).run()
+    if store and not live:
+        record_matches(app_ctx.db, app_ctx.media, uri, [(s, m) for s, m in results if m])
+    return results, pipeline
+
+
+def _names(
+    app_ctx: AppContext, results: list[tuple[Sighting, list[Match]]]
+) -> dict[int, tuple[str, str]]:
+    person_ids = {m.person_id for _, matches in results for m in matches}
+    if not person_ids:
+        return {}
+    with app_ctx.db.session() as session:
+        return {
+            pid: (person.name, person.watchlist.name)
+            for pid in person_ids
+            for person in [repository.get_person(session, pid)]
+        }
+
+
+def results_json(
+    app_ctx: AppContext, results: list[tuple[Sighting, list[Match]]], pipeline: CameraPipeline
+) -> dict[str, Any]:
+    names = _names(app_ctx, results)
+    stats = pipeline.stats
+    return {
+        "camera": pipeline.camera,
+        "frames_analysed": stats.frames,
+        "faces_detected": stats.faces,
+        "sightings": [
+            {
+                "track": s.track_id,
+                "first_frame": s.first_frame,
+                "last_frame": s.last_frame,
+                "best_frame": s.best_frame,
+                "detections": s.detections,
+                "started_at": datetime.fromtimestamp(s.started_at, UTC).isoformat(),
+                "ended_at": datetime.fromtimestamp(s.ended_at, UTC).isoformat(),
+                "quality": round(s.best_quality, 3),
+                "matches": [
+                    {
+                        "person_id": m.person_id,
+                        "person": names[m.person_id][0],
+                        "watchlist": names[m.person_id][1],
+                        "score": round(m.score, 4),
+                        "threshold": m.threshold,
+                    }
+                    for m in matches
+                ],
+            }
+            for s, matches in sorted(results, key=lambda r: (r[0].first_frame, r[0].track_id))
+        ],
+    }
+
+
+def print_results(summary: dict[str, Any]) -> None:
+    table = Table(
+        "track", "frames", "detections", "quality", "match", "score",
+        title=f"{len(summary['sightings'])} sightings from {summary['faces_detected']} face "
+        f"detections in {summary['frames_analysed']} analysed frames",
+    )  # fmt: skip
+    for s in summary["sightings"]:
+        best = max(s["matches"], key=lambda m: m["score"], default=None)
+        table.add_row(
+            str(s["track"]),
+            f"{s['first_frame']}–{s['last_frame']}",
+            str(s["detections"]),
+            f"{s['quality']:.2f}",
+            f"[bold red]{best['person']}[/] ({best['watchlist']})" if best else "—",
+            f"{best['score']:.3f}" if best else "",
+        )
+    console.print(table)
+    matched = sum(1 for s in summary["sightings"] if s["matches"])
+    console.print(
+        f"{matched} matched sighting(s) stored; "
+        f"{len(summary['sightings']) - matched} unmatched discarded (nothing kept)."
+    )
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Video file, image folder, or stream URL.")],
+    camera: Annotated[
+        str | None, typer.Option(help="Camera name (default: from the source).")
+    ] = None,
+    fps: Annotated[float | None, typer.Option(help="Frames analysed per second.")] = None,
+    store: Annotated[bool, typer.Option(help="Store matched sightings.")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Analyse a video file, a folder of images or a stream against all watchlists."""
+    app_ctx = _context(ctx)
+    camera_name = camera or Path(source.rstrip("/")).name or source
+    analysis_fps = fps or app_ctx.settings.streams.analysis_fps
+    results, pipeline = process_source(app_ctx, source, camera_name, analysis_fps, store, as_json)
+    summary = results_json(app_ctx, results, pipeline)
+    if as_json:
+        print_json(summary)
+    else:
+        print_results(summary)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option(help="Where the contact sheet is written.")] = Path(
+        "watchkeeper-data/demo"
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Enrol a passer-by from an early frame of the bundled clip and find them in it."""
+    from watchkeeper.demo import run_demo
+
+    run_demo(_context(ctx), output, as_json)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ctx: typer.Context,
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="An exported head 'SEQ:HASH' that must still be in the chain."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the hash chain; report the first broken link. Exit 1 if broken."""
+    app_ctx = _context(ctx)
+    anchor_head = None
+    if anchor:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise typer.BadParameter(
+                "expected SEQ:HASH as printed by 'audit head'", param_hint="--anchor"
+            )
+        anchor_head = audit.ChainHead(int(seq), digest)
+    with app_ctx.db.session() as session:
+        report = audit.verify(session, anchor_head)
+    if as_json:
+        print_json(
+            {
+                "ok": report.ok,
+                "checked": report.checked,
+                "first_broken_seq": report.first_broken_seq,
+                "problem": report.problem,
+                "head_seq": report.head_seq,
+                "head_hash": report.head_hash,
+            }
+        )
+    elif report.ok:
+        console.print(
+            f"audit chain intact: {report.checked} events, "
+            f"head {report.head_seq}:{report.head_hash}"
+        )
+    else:
+        errors.print(f"audit chain BROKEN at event {report.first_broken_seq}: {report.problem}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head(ctx: typer.Context) -> None:
+    """Print the newest event's SEQ:HASH, to anchor outside this system."""
+    with _context(ctx).db.session() as session:
+        head = audit.head(session)
+    console.print(f"{head.seq}:{head.hash}")
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+@config_app.command("docs")
+def config_docs(
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the reference of every setting, generated from the settings models."""
+    from watchkeeper.config_docs import render
+
+    text = render(Settings)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    """Entry point: turn expected failures into one line and exit status 2."""
+    try:
+        app()
+    except (*USER_ERRORS, DemoError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        sys.stderr.write(f"error: {first_line}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,218 @@
+"""Following faces through the frames of one camera.
+
+Why track at all: a person walking past a camera is detected in dozens of frames. Matching
+every detection would cost an embedding per frame and raise an alert per frame. A track
+groups one person's detections so that only its best few frames are embedded and the person
+yields one sighting, matched once.
+
+The association is by box geometry only (no appearance), which is enough at the analysis
+rates used (5 frames/s and up): each open track predicts its next box with a constant
+velocity, detections are paired with predictions greedily by overlap, and a detection that
+does not overlap any prediction may still continue a track whose centre is close and whose
+size is similar (a face that moved fast between two analysed frames). Unpaired detections
+start new tracks; a track unseen for ``max_missed`` analysed frames closes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from watchkeeper.config import TrackingConfig
+from watchkeeper.domain import Faces, FloatArray, ImageArray, Observation
+from watchkeeper.vision.align import crop_with_margin
+
+MAX_CENTRE_SHIFT = 0.8  # in face sizes: how far a face may move between analysed frames
+MAX_SIZE_RATIO = 1.6  # how much its box may grow or shrink meanwhile
+
+
+@dataclass(slots=True)
+class Track:
+    """One person's detections on one camera, while they are being followed."""
+
+    track_id: int
+    first_frame: int
+    started_at: float
+    last_frame: int
+    ended_at: float
+    box: FloatArray
+    velocity: FloatArray
+    detections: int = 1
+    missed: int = 0
+    best: list[tuple[float, int, Observation]] = field(default_factory=list)  # min-heap of K
+    best_crop: ImageArray | None = None
+    best_crop_quality: float = -1.0
+    best_crop_frame: int = -1
+    best_crop_box: FloatArray | None = None
+
+    def predicted_box(self) -> FloatArray:
+        return self.box + self.velocity * (self.missed + 1)
+
+
+def iou_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Intersection over union of every box of ``a`` (N,4) with every box of ``b`` (M,4)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)).astype(np.float32)
+
+
+def proximity_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
+    """A fallback affinity in 0..1 for boxes that do not overlap: near centres, similar sizes."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    centre_a = (a[:, :2] + a[:, 2:]) / 2
+    centre_b = (b[:, :2] + b[:, 2:]) / 2
+    size_a = np.sqrt((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))
+    size_b = np.sqrt((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))
+    mean_size = np.maximum((size_a[:, None] + size_b[None, :]) / 2, 1e-6)
+    shift = np.linalg.norm(centre_a[:, None, :] - centre_b[None, :, :], axis=2) / mean_size
+    ratio = np.maximum(size_a[:, None], size_b[None, :]) / np.maximum(
+        np.minimum(size_a[:, None], size_b[None, :]), 1e-6
+    )
+    close = (shift < MAX_CENTRE_SHIFT) & (ratio < MAX_SIZE_RATIO)
+    return np.where(close, 1.0 - shift / MAX_CENTRE_SHIFT, 0.0).astype(np.float32)
+
+
+class FaceTracker:
+    """The open tracks of one camera; feed it every analysed frame in order."""
+
+    def __init__(self, config: TrackingConfig, min_quality: float) -> None:
+        self.config = config
+        self.min_quality = min_quality
+        self.tracks: list[Track] = []
+        self._ids = itertools.count(1)
+
+    def update(
+        self,
+        frame_index: int,
+        timestamp: float,
+        image: ImageArray,
+        faces: Faces,
+        aligned: np.ndarray,
+    ) -> list[Track]:
+        """Add one frame's faces; return the tracks that this frame closed."""
+        pairs = self._associate(faces.boxes)
+        seen: set[int] = set()
+        for track_index, face_index in pairs:
+            track = self.tracks[track_index]
+            self._extend(track, frame_index, timestamp, image, faces, aligned, face_index)
+            seen.add(track_index)
+        paired_faces = {face for _, face in pairs}
+        closed: list[Track] = []
+        still_open: list[Track] = []
+        for index, track in enumerate(self.tracks):
+            if index not in seen:
+                track.missed += 1
+            too_long = track.ended_at - track.started_at >= self.config.max_track_seconds
+            if track.missed > self.config.max_missed or too_long:
+                closed.append(track)
+            else:
+                still_open.append(track)
+        self.tracks = still_open
+        for face_index in range(len(faces)):
+            if face_index not in paired_faces:
+                self.tracks.append(
+                    self._start(frame_index, timestamp, image, faces, aligned, face_index)
+                )
+        return closed
+
+    def flush(self) -> list[Track]:
+        """Close every open track (the source ended or the camera stopped)."""
+        closed, self.tracks = self.tracks, []
+        return closed
+
+    def _associate(self, boxes: FloatArray) -> list[tuple[int, int]]:
+        if not self.tracks or len(boxes) == 0:
+            return []
+        predicted = np.stack([t.predicted_box() for t in self.tracks])
+        overlap = iou_matrix(predicted, boxes)
+        affinity = np.where(
+            overlap >= self.config.iou_threshold, 1.0 + overlap, proximity_matrix(predicted, boxes)
+        )
+        pairs: list[tuple[int, int]] = []
+        used_tracks: set[int] = set()
+        used_faces: set[int] = set()
+        for flat in np.argsort(-affinity, axis=None):
+            track_index, face_index = divmod(int(flat), affinity.shape[1])
+            if affinity[track_index, face_index] <= 0:
+                break
+            if track_index in used_tracks or face_index in used_faces:
+                continue
+            pairs.append((track_index, face_index))
+            used_tracks.add(track_index)
+            used_faces.add(face_index)
+        return pairs
+
+    def _start(
+        self,
+        frame_index: int,
+        timestamp: float,
+        image: ImageArray,
+        faces: Faces,
+        aligned: np.ndarray,
+        face_index: int,
+    ) -> Track:
+        track = Track(
+            track_id=next(self._ids),
+            first_frame=frame_index,
+            started_at=timestamp,
+            last_frame=frame_index,
+            ended_at=timestamp,
+            box=faces.boxes[face_index].copy(),
+            velocity=np.zeros(4, np.float32),
+            detections=0,
+        )
+        self._extend(track, frame_index, timestamp, image, faces, aligned, face_index)
+        return track
+
+    def _extend(
+        self,
+        track: Track,
+        frame_index: int,
+        timestamp: float,
+        image: ImageArray,
+        faces: Faces,
+        aligned: np.ndarray,
+        face_index: int,
+    ) -> None:
+        box = faces.boxes[face_index].copy()
+        if track.detections:
+            step = (box - track.box) / (track.missed + 1)
+            track.velocity = step if track.detections == 1 else 0.5 * track.velocity + 0.5 * step
+        track.box = box
+        track.missed = 0
+        track.detections += 1
+        track.last_frame = frame_index
+        track.ended_at = timestamp
+        quality = float(faces.quality[face_index])
+        if quality > track.best_crop_quality:
+            track.best_crop = crop_with_margin(image, box)
+            track.best_crop_quality = quality
+            track.best_crop_frame = frame_index
+            track.best_crop_box = box
+        if quality < self.min_quality:
+            return
+        observation = Observation(
+            frame_index=frame_index,
+            timestamp=timestamp,
+            box=box,
+            landmarks=faces.landmarks[face_index].copy(),
+            score=float(faces.scores[face_index]),
+            quality=quality,
+            aligned=aligned[face_index].copy(),
+        )
+        entry = (quality, frame_index, observation)
+        if len(track.best) < self.config.best_k:
+            heapq.heappush(track.best, entry)
+        elif quality > track.best[0][0]:
+            heapq.heapreplace(track.best, entry)

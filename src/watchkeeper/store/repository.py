@@ -1,0 +1,371 @@
+"""The queries the rest of Watchkeeper needs; nothing outside ``store`` writes SQL.
+
+Every function takes an open :class:`Session` and leaves committing to the caller's
+``Database.session()`` block, so that a change and its audit record share one transaction.
+
+Deletes return the media shas that no row references any more: the caller removes those
+files *after* the commit, so a rollback never leaves a row pointing at a deleted file. A
+sighting whose last match disappears is deleted too, since unmatched sightings are never kept.
+Any change to the gallery's templates bumps ``gallery_version`` so running matchers rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Integer, Text, cast, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from watchkeeper import domain
+from watchkeeper.store.errors import NotFound, StoreError
+from watchkeeper.store.models import (
+    PURPOSES,
+    Base,
+    Camera,
+    Match,
+    Meta,
+    Person,
+    Photo,
+    Sighting,
+    Template,
+    Watchlist,
+)
+
+GALLERY_VERSION = "gallery_version"
+_VECTOR_DTYPE = np.dtype("<f4")
+
+
+# --- watchlists -----------------------------------------------------------------------------
+
+
+def create_watchlist(
+    s: Session,
+    name: str,
+    purpose: str,
+    legal_basis: str,
+    owner: str,
+    review_by: datetime | None = None,
+    threshold: float | None = None,
+    confirmations_required: int = 1,
+) -> Watchlist:
+    if purpose not in PURPOSES:
+        raise StoreError(f"purpose {purpose!r} is not one of: {', '.join(PURPOSES)}")
+    if confirmations_required < 1:
+        raise StoreError("confirmations_required must be at least 1")
+    if s.scalar(select(Watchlist.id).where(Watchlist.name == name)) is not None:
+        raise StoreError(f'watchlist "{name}" already exists')
+    watchlist = Watchlist(
+        name=name,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        owner=owner,
+        review_by=review_by,
+        threshold=threshold,
+        confirmations_required=confirmations_required,
+    )
+    s.add(watchlist)
+    try:
+        s.flush()
+    except IntegrityError as exc:  # created by someone else since the check above
+        raise StoreError(f'watchlist "{name}" already exists') from exc
+    return watchlist
+
+
+def get_watchlist(s: Session, name_or_id: str | int) -> Watchlist:
+    """By name, or by id when given an int (or a digit string that is no watchlist's name)."""
+    found = None
+    if isinstance(name_or_id, str):
+        found = s.scalar(select(Watchlist).where(Watchlist.name == name_or_id))
+    if found is None and str(name_or_id).isdigit():
+        found = s.get(Watchlist, int(name_or_id))
+    if found is None:
+        raise NotFound(f'watchlist "{name_or_id}" does not exist')
+    return found
+
+
+def list_watchlists(s: Session) -> list[tuple[Watchlist, int]]:
+    """Every watchlist with its number of persons, by name."""
+    persons = func.count(Person.id)
+    rows = s.execute(
+        select(Watchlist, persons).outerjoin(Person).group_by(Watchlist.id).order_by(Watchlist.name)
+    )
+    return [(watchlist, count) for watchlist, count in rows]
+
+
+def delete_watchlist(s: Session, watchlist: Watchlist) -> list[str]:
+    """Delete the list with its persons, photos, templates and matches; return freed media."""
+    person_ids = select(Person.id).where(Person.watchlist_id == watchlist.id)
+    shas = set(s.scalars(select(Photo.media_sha256).where(Photo.person_id.in_(person_ids))))
+    matched = select(Match.sighting_id).where(Match.watchlist_id == watchlist.id)
+    sighting_ids = set(s.scalars(matched))
+    s.delete(watchlist)
+    return _after_delete(s, shas, sighting_ids)
+
+
+# --- persons and the gallery ----------------------------------------------------------------
+
+
+def add_person(
+    s: Session,
+    watchlist: Watchlist,
+    name: str,
+    reason: str | None,
+    expires_at: datetime | None,
+    created_by: str,
+) -> Person:
+    person = Person(
+        watchlist=watchlist,
+        name=name,
+        reason=reason,
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    s.add(person)
+    s.flush()
+    return person
+
+
+def get_person(s: Session, person_id: int) -> Person:
+    person = s.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"person {person_id} does not exist")
+    return person
+
+
+def list_persons(s: Session, watchlist: Watchlist | None = None) -> list[Person]:
+    query = select(Person).order_by(Person.id)
+    if watchlist is not None:
+        query = query.where(Person.watchlist_id == watchlist.id)
+    return list(s.scalars(query))
+
+
+def delete_person(s: Session, person: Person) -> list[str]:
+    """Delete the person with photos, templates and matches; return freed media."""
+    shas = set(s.scalars(select(Photo.media_sha256).where(Photo.person_id == person.id)))
+    sighting_ids = set(s.scalars(select(Match.sighting_id).where(Match.person_id == person.id)))
+    s.delete(person)
+    return _after_delete(s, shas, sighting_ids)
+
+
+def add_photo(
+    s: Session,
+    person: Person,
+    sha: str,
+    width: int,
+    height: int,
+    face_box: Iterable[float],
+    quality: float,
+) -> Photo:
+    box = [float(v) for v in face_box]
+    if len(box) != 4:
+        raise StoreError(f"face_box needs 4 numbers (x1, y1, x2, y2), got {len(box)}")
+    photo = Photo(
+        person=person,
+        media_sha256=sha,
+        width=width,
+        height=height,
+        face_box=box,
+        quality=float(quality),
+    )
+    s.add(photo)
+    s.flush()
+    return photo
+
+
+def add_template(
+    s: Session, person: Person, photo: Photo, model: str, vector: npt.ArrayLike
+) -> Template:
+    values = np.asarray(vector, dtype=_VECTOR_DTYPE).reshape(-1)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise StoreError(f"template of model {model} is empty or not finite")
+    template = Template(
+        person=person,
+        photo_id=photo.id,
+        model=model,
+        dimension=int(values.size),
+        vector=values.tobytes(),
+    )
+    s.add(template)
+    s.flush()
+    bump_gallery_version(s)
+    return template
+
+
+def gallery_templates(
+    s: Session, model: str, active_at: datetime | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], domain.FloatArray]:
+    """All templates of ``model``: (template_ids, person_ids, watchlist_ids, vectors (N, D)).
+
+    With ``active_at``, persons whose ``expires_at`` has passed by then are left out.
+    """
+    query = (
+        select(Template.id, Template.person_id, Person.watchlist_id, Template.vector)
+        .join(Person, Template.person_id == Person.id)
+        .where(Template.model == model)
+        .order_by(Template.id)
+    )
+    if active_at is not None:
+        query = query.where(or_(Person.expires_at.is_(None), Person.expires_at > active_at))
+    rows = s.execute(query).all()
+    ids = [np.array([row[i] for row in rows], np.int64) for i in range(3)]
+    if not rows:
+        return ids[0], ids[1], ids[2], np.zeros((0, 0), np.float32)
+    sizes = {len(row[3]) for row in rows}
+    if len(sizes) > 1:
+        raise StoreError(f"templates of model {model} have different dimensions")
+    vectors = np.frombuffer(b"".join(row[3] for row in rows), _VECTOR_DTYPE)
+    return ids[0], ids[1], ids[2], vectors.reshape(len(rows), -1).astype(np.float32)
+
+
+def gallery_version(s: Session) -> int:
+    return int(s.scalar(select(Meta.value).where(Meta.key == GALLERY_VERSION)) or 0)
+
+
+def bump_gallery_version(s: Session) -> int:
+    """Increment the version in SQL (safe against concurrent writers) and return the new one."""
+    s.execute(
+        update(Meta)
+        .where(Meta.key == GALLERY_VERSION)
+        .values(value=cast(cast(Meta.value, Integer) + 1, Text))
+    )
+    return gallery_version(s)
+
+
+# --- cameras, sightings, matches -------------------------------------------------------------
+
+
+def get_or_create_camera(
+    s: Session, name: str, uri: str, group: str = "default", analysis_fps: float = 5.0
+) -> Camera:
+    camera = s.scalar(select(Camera).where(Camera.name == name))
+    if camera is None:
+        camera = Camera(name=name, uri=uri, group=group, analysis_fps=analysis_fps, enabled=True)
+        s.add(camera)
+        s.flush()
+    return camera
+
+
+def save_sighting(
+    s: Session, camera: Camera, sighting: domain.Sighting, crop_sha: str | None
+) -> Sighting:
+    row = Sighting(
+        camera_id=camera.id,
+        track_id=sighting.track_id,
+        started_at=datetime.fromtimestamp(sighting.started_at, UTC),
+        ended_at=datetime.fromtimestamp(sighting.ended_at, UTC),
+        first_frame=sighting.first_frame,
+        last_frame=sighting.last_frame,
+        detections=sighting.detections,
+        best_frame=sighting.best_frame,
+        crop_sha256=crop_sha,
+        quality=float(sighting.best_quality),
+        model=sighting.model,
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def save_match(s: Session, sighting_row: Sighting, match: domain.Match) -> Match:
+    row = Match(
+        sighting_id=sighting_row.id,
+        person_id=match.person_id,
+        watchlist_id=match.watchlist_id,
+        score=float(match.score),
+        threshold=float(match.threshold),
+        template_id=match.template_id,
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSummary:
+    """A stored match with the names an operator needs to read it."""
+
+    id: int
+    created_at: datetime
+    score: float
+    threshold: float
+    person_id: int
+    person: str
+    watchlist_id: int
+    watchlist: str
+    camera: str
+    sighting_id: int
+    started_at: datetime
+    ended_at: datetime
+    crop_sha256: str | None
+
+
+def list_matches(s: Session, limit: int = 50) -> list[MatchSummary]:
+    """The newest matches first."""
+    query = (
+        select(
+            Match.id,
+            Match.created_at,
+            Match.score,
+            Match.threshold,
+            Match.person_id,
+            Person.name,
+            Match.watchlist_id,
+            Watchlist.name,
+            Camera.name,
+            Sighting.id,
+            Sighting.started_at,
+            Sighting.ended_at,
+            Sighting.crop_sha256,
+        )
+        .join(Person, Match.person_id == Person.id)
+        .join(Watchlist, Match.watchlist_id == Watchlist.id)
+        .join(Sighting, Match.sighting_id == Sighting.id)
+        .join(Camera, Sighting.camera_id == Camera.id)
+        .order_by(Match.id.desc())
+        .limit(limit)
+    )
+    return [MatchSummary(*tuple(row)) for row in s.execute(query)]
+
+
+def counts(s: Session) -> dict[str, int]:
+    """Rows per table: lets a test prove that a failed command changed nothing."""
+    return {
+        table.name: int(s.scalar(select(func.count()).select_from(table)) or 0)
+        for table in Base.metadata.sorted_tables
+    }
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _after_delete(s: Session, shas: set[str], sighting_ids: set[int]) -> list[str]:
+    """Finish a delete: drop sightings left without a match, bump the gallery, free media."""
+    s.flush()
+    if sighting_ids:
+        orphaned = select(Sighting.id).where(
+            Sighting.id.in_(sighting_ids), ~Sighting.id.in_(select(Match.sighting_id))
+        )
+        orphan_ids = list(s.scalars(orphaned))
+        shas |= {
+            sha
+            for sha in s.scalars(select(Sighting.crop_sha256).where(Sighting.id.in_(orphan_ids)))
+            if sha
+        }
+        s.execute(delete(Sighting).where(Sighting.id.in_(orphan_ids)))
+    bump_gallery_version(s)
+    return unreferenced_media(s, shas)
+
+
+def unreferenced_media(s: Session, shas: Iterable[str]) -> list[str]:
+    """Those of ``shas`` that no photo and no sighting refers to."""
+    wanted = set(shas)
+    if not wanted:
+        return []
+    used = set(s.scalars(select(Photo.media_sha256).where(Photo.media_sha256.in_(wanted))))
+    used |= set(s.scalars(select(Sighting.crop_sha256).where(Sighting.crop_sha256.in_(wanted))))
+    return sorted(wanted - used)

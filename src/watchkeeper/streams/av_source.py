@@ -1,0 +1,297 @@
+"""Sources that FFmpeg decodes (through PyAV): video files, network streams, local devices.
+
+PyAV releases the GIL while it demuxes and decodes, so one thread per camera scales across
+cores; ``decode_threads`` (default 1) caps what one camera may take on top of that.
+
+Files and live streams differ in what time means and in what a failure is:
+
+* a file's frames are stamped with the recording's start (the container's ``creation_time``,
+  else the file's mtime minus its duration) plus their presentation time, and are sampled by
+  presentation time, so decoding faster than real time changes nothing; a corrupt or
+  truncated file raises :class:`SourceError` where the damage is found;
+* a live frame is stamped ``time.time()`` when it is decoded and sampled by wall-clock time;
+  a damaged packet is counted and skipped (packet loss is normal on a network), and a stream
+  that ends or stalls raises :class:`SourceError` so that :class:`ReconnectingSource` can
+  open it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar, cast
+
+import av
+import av.container
+import av.video
+
+from watchkeeper.domain import Frame, ImageArray
+from watchkeeper.streams.base import SourceError, SourceOptions, redact
+from watchkeeper.streams.health import HealthRecorder, SourceHealth
+from watchkeeper.streams.sampling import Sampler
+
+log = logging.getLogger(__name__)
+
+# Errors from FFmpeg, and from the OS under it (a refused connection is both).
+AV_ERRORS = (av.FFmpegError, OSError)
+
+# H.264 allows at most 16 consecutive B-frames: the most frames NONREF may leave undecoded at
+# the end of a file.
+MAX_SKIPPED_RUN = 16
+
+
+class AvSource:
+    """Shared opening, decoding, sampling and closing of anything PyAV can open."""
+
+    kind: ClassVar[str]
+    live: ClassVar[bool]
+
+    def __init__(self, target: str, camera: str, options: SourceOptions) -> None:
+        self.target = target
+        self.name = camera
+        self.options = options
+        self.label = redact(target)
+        self._recorder = HealthRecorder()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._reading = False
+        container = self._open()
+        try:
+            self._stream = self._video_stream(container)
+        except SourceError:
+            container.close()
+            raise
+        self._container: av.container.InputContainer | None = container
+        self._configure_decoder(self._stream)
+        self._recorder.set_state("connected")
+
+    @property
+    def health(self) -> SourceHealth:
+        return self._recorder.snapshot()
+
+    def close(self) -> None:
+        """Stop reading; safe from any thread (the reading thread closes what it is using)."""
+        self._stop.set()
+        with self._lock:
+            if not self._reading:
+                self._release()
+
+    def frames(self) -> Iterator[Frame]:
+        """The sampled frames, once: a source is read by one thread, from start to end."""
+        with self._lock:
+            container = self._container
+            if self._stop.is_set() or container is None:
+                return
+            self._reading = True
+        sampler = Sampler(self.options.analysis_fps)
+        try:
+            yield from self._decode(container, sampler)
+        finally:
+            with self._lock:
+                self._reading = False
+                self._release()
+
+    def _open(self) -> av.container.InputContainer:
+        raise NotImplementedError
+
+    def _decode(self, container: av.container.InputContainer, sampler: Sampler) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def _video_stream(self, container: av.container.InputContainer) -> av.video.VideoStream:
+        if not container.streams.video:
+            raise SourceError(f"{self.label}: has no video stream")
+        return container.streams.video[0]
+
+    def _configure_decoder(self, stream: av.video.VideoStream) -> None:
+        codec = stream.codec_context
+        codec.thread_count = self.options.decode_threads
+        codec.thread_type = "SLICE" if self.options.decode_threads == 1 else "AUTO"
+        if self.options.skip_nonref and self._can_skip(stream):
+            # Frames no other frame refers to need not be decoded when most are dropped;
+            # only the remaining frames can be sampled, so the rhythm may wobble by a frame.
+            codec.skip_frame = "NONREF"
+
+    def _can_skip(self, stream: av.video.VideoStream) -> bool:
+        rate = stream.average_rate or stream.guessed_rate
+        return rate is not None and self.options.analysis_fps <= float(rate) / 2
+
+    def _release(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+        if self._recorder.snapshot().state not in ("failed", "stopped"):
+            self._recorder.set_state("stopped")
+
+
+class VideoFileSource(AvSource):
+    """A recorded video file (mp4, mkv, avi, ...): read once from start to end."""
+
+    kind = "video"
+    live = False
+
+    def _open(self) -> av.container.InputContainer:
+        path = Path(self.target)
+        if not path.exists():
+            raise SourceError(f"{path}: no such file")
+        if not path.is_file():
+            raise SourceError(f"{path}: is not a file")
+        if path.stat().st_size == 0:
+            raise SourceError(f"{path}: the file is empty (0 bytes)")
+        try:
+            return av.open(str(path), mode="r")
+        except AV_ERRORS as exc:
+            raise SourceError(
+                f"{path}: is not a video that can be read, or is corrupt or truncated "
+                f"({_reason(exc)})"
+            ) from exc
+
+    def _decode(self, container: av.container.InputContainer, sampler: Sampler) -> Iterator[Frame]:
+        stream = self._stream
+        time_base = stream.time_base or Fraction(1, 1)
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25, 1)
+        start_pts = stream.start_time or 0
+        origin = self._start_time(container)
+        last_index = -1
+        try:
+            for packet in container.demux(stream):
+                if self._stop.is_set():
+                    return
+                for frame in packet.decode():
+                    if self._stop.is_set():
+                        return
+                    self._recorder.frame_in()
+                    pts = frame.pts if frame.pts is not None else 0
+                    offset = float((pts - start_pts) * time_base)
+                    last_index = round(offset * rate) if frame.pts is not None else last_index + 1
+                    if not sampler.due(offset):
+                        continue
+                    image = _bgr(frame)
+                    timestamp = origin + offset
+                    self._recorder.frame_out(timestamp, live=False)
+                    yield Frame(self.name, last_index, timestamp, image)
+        except AV_ERRORS as exc:
+            raise self._damaged(last_index, exc) from exc
+        # A file cut at a packet boundary ends without an error: compare with its index.
+        slack = MAX_SKIPPED_RUN if self._stream.codec_context.skip_frame == "NONREF" else 1
+        if stream.frames and last_index + 1 < stream.frames - slack:
+            raise self._damaged(last_index, None)
+
+    def _damaged(self, last_index: int, exc: BaseException | None) -> SourceError:
+        where = f"after frame {last_index}" if last_index >= 0 else "before its first frame"
+        detail = f" ({_reason(exc)})" if exc is not None else ""
+        message = f"{self.label}: video data is corrupt or truncated {where}{detail}"
+        self._recorder.fail(message)
+        return SourceError(message)
+
+    def _start_time(self, container: av.container.InputContainer) -> float:
+        """Wall-clock time of the first frame: when the recording began, as best known."""
+        for metadata in (container.metadata, self._stream.metadata):
+            created = metadata.get("creation_time")
+            if created:
+                try:
+                    return datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+                except ValueError:
+                    log.warning("%s: unreadable creation_time %r ignored", self.label, created)
+        duration = (container.duration or 0) / av.time_base
+        return Path(self.target).stat().st_mtime - duration
+
+
+class LiveSource(AvSource):
+    """Shared reading of sources that never end on their own: network streams and devices."""
+
+    live = True
+
+    def _decode(self, container: av.container.InputContainer, sampler: Sampler) -> Iterator[Frame]:
+        index = -1
+        packets = container.demux(self._stream)
+        while not self._stop.is_set():
+            try:
+                packet = next(packets)
+            except StopIteration:
+                raise self._dropped(index, None) from None
+            except AV_ERRORS as exc:
+                if self._stop.is_set():
+                    return
+                raise self._dropped(index, exc) from exc
+            try:
+                decoded = packet.decode()
+            except AV_ERRORS as exc:
+                # A lost or damaged packet: the decoder recovers at the next key frame.
+                self._recorder.error(f"{self.label}: damaged packet skipped ({_reason(exc)})")
+                continue
+            for frame in decoded:
+                if self._stop.is_set():
+                    return
+                index += 1
+                self._recorder.frame_in()
+                if not sampler.due(time.monotonic()):
+                    continue
+                timestamp = time.time()
+                image = _bgr(frame)
+                self._recorder.frame_out(timestamp, live=True)
+                yield Frame(self.name, index, timestamp, image)
+
+    def _dropped(self, index: int, exc: BaseException | None) -> SourceError:
+        detail = _reason(exc) if exc is not None else "the stream ended"
+        message = f"{self.label}: stream dropped after {index + 1} frames ({detail})"
+        self._recorder.fail(message)
+        return SourceError(message)
+
+    def _open_av(self, url: str, **kwargs: Any) -> av.container.InputContainer:
+        started = time.monotonic()
+        try:
+            container: av.container.InputContainer = av.open(
+                url,
+                mode="r",
+                timeout=(self.options.open_timeout_s, self.options.read_timeout),
+                **kwargs,
+            )
+        except AV_ERRORS as exc:
+            waited = time.monotonic() - started
+            if waited >= 0.9 * self.options.open_timeout_s:
+                reason = f"no answer within {self.options.open_timeout_s:g} s"
+            else:
+                reason = _reason(exc)
+            raise SourceError(f"{self.label}: cannot open the stream ({reason})") from exc
+        return container
+
+
+class NetworkSource(LiveSource):
+    """An RTSP(S) camera or an HTTP(S) stream (MJPEG, HLS, progressive video)."""
+
+    kind = "stream"
+
+    def _open(self) -> av.container.InputContainer:
+        options = {}
+        if self.target.startswith(("rtsp://", "rtsps://")):
+            options["rtsp_transport"] = self.options.rtsp_transport
+        return self._open_av(self.target, options=options)
+
+
+class DeviceSource(LiveSource):
+    """A local capture device such as a USB webcam (``/dev/video0``, Video4Linux2)."""
+
+    kind = "device"
+
+    def _open(self) -> av.container.InputContainer:
+        if not Path(self.target).exists():
+            raise SourceError(f"{self.target}: no such device")
+        return self._open_av(self.target, format="v4l2")
+
+
+def _bgr(frame: av.VideoFrame) -> ImageArray:
+    return cast(ImageArray, frame.to_ndarray(format="bgr24"))
+
+
+def _reason(exc: BaseException) -> str:
+    """FFmpeg's words for an error, without the file name it repeats."""
+    if isinstance(exc, av.FFmpegError) and exc.strerror:
+        return str(exc.strerror)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

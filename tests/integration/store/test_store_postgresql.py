@@ -1,0 +1,90 @@
+"""The same store on a real PostgreSQL server (skipped where none listens on 127.0.0.1:5432)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from watchkeeper.store import Database, StoreError, repository
+from watchkeeper.store.models import Base
+
+SERVER = "postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server at {SERVER}: {exc}")
+    name = f"wk_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://{SERVER}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def db(pg_url):
+    database = Database(pg_url)
+    database.migrate()
+    yield database
+    database.close()
+
+
+def test_migrations_create_every_table_and_match_the_models(db):
+    tables = set(inspect(db.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_an_exception_in_a_session_leaves_no_rows(db):
+    with db.session() as s:
+        before = repository.counts(s)
+    with pytest.raises(RuntimeError), db.session() as s:
+        w = repository.create_watchlist(s, "rolled-back", "security", "basis", "ops")
+        repository.add_person(s, w, "A", None, None, "ops")
+        raise RuntimeError("failed half way")
+    with db.session() as s:
+        assert repository.counts(s) == before
+
+
+def test_cascades_gallery_vectors_and_utc_times_work_on_postgresql(db):
+    vectors = np.random.default_rng(3).normal(size=(3, 128)).astype(np.float32)
+    review = datetime(2026, 5, 1, 9, 0, 0, 1, tzinfo=timezone(timedelta(hours=3)))
+    with db.session() as s:
+        w = repository.create_watchlist(s, "pg", "security", "basis", "ops", review_by=review)
+        person = repository.add_person(s, w, "A", None, None, "ops")
+        photo = repository.add_photo(s, person, "d" * 64, 10, 10, [0, 0, 5, 5], 0.5)
+        for vector in vectors:
+            repository.add_template(s, person, photo, "pg-model@1", vector)
+    with db.session() as s:
+        _, _, _, got = repository.gallery_templates(s, "pg-model@1")
+        stored = repository.get_watchlist(s, "pg")
+        assert stored.review_by == review and stored.review_by.tzinfo == UTC
+        freed = repository.delete_watchlist(s, stored)
+    np.testing.assert_array_equal(got, vectors)
+    assert freed == ["d" * 64]
+    with db.session() as s:
+        _, _, _, left = repository.gallery_templates(s, "pg-model@1")
+        assert left.shape[0] == 0
+
+
+def test_an_unreachable_server_is_a_clear_error_without_the_password():
+    with pytest.raises(StoreError) as caught:
+        Database("postgresql+psycopg://watch:s3cret@127.0.0.1:1/watchkeeper")
+    message = str(caught.value)
+    assert "127.0.0.1:1/watchkeeper" in message
+    assert "s3cret" not in message
