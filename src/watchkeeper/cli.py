@@ -360,6 +360,9 @@ def process_source(
         analysis_fps,
         open_timeout_s=settings.streams.open_timeout_s,
         max_image_pixels=settings.streams.max_image_pixels,
+        read_timeout_s=settings.streams.read_timeout_s,
+        decode_threads=settings.streams.decode_threads,
+        skip_nonref=settings.streams.skip_nonref,
     )
     analyzer = app_ctx.analyzer
     recogniser = Recogniser(

@@ -158,6 +158,30 @@ class StreamConfig(BaseModel):
         ge=1,
         description="Images with more pixels are refused before they are decoded.",
     )
+    read_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        description="A live stream that sends nothing for this long is treated as dropped "
+        "(empty: the open timeout).",
+    )
+    decode_threads: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Decoder threads per source (0: FFmpeg decides). One keeps a camera to a core.",
+    )
+    skip_nonref: bool = Field(
+        default=False,
+        description="Skip decoding frames nothing refers to when at most every other frame is "
+        "analysed: about 40 % less decoding, at the cost of up to a frame of sampling jitter.",
+    )
+    backoff_base_s: float = Field(
+        default=1.0, gt=0, le=600, description="First wait before reconnecting a dropped stream."
+    )
+    backoff_cap_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest wait between reconnection attempts."
+    )
 
 
 class Settings(BaseSettings):
