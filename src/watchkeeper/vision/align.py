@@ -62,7 +62,9 @@ def align_faces(image: ImageArray, landmarks: FloatArray) -> np.ndarray:
     return crops
 
 
-def crop_with_margin(image: ImageArray, box: FloatArray, margin: float = 0.4, max_side: int = 192) -> ImageArray:
+def crop_with_margin(
+    image: ImageArray, box: FloatArray, margin: float = 0.4, max_side: int = 192
+) -> ImageArray:
     """A reviewer-friendly cut of the face with some context, at most ``max_side`` pixels."""
     height, width = image.shape[:2]
     x1, y1, x2, y2 = (float(v) for v in box)

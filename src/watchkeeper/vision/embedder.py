@@ -38,7 +38,9 @@ class OnnxEmbedder:
         self.max_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else max_batch
         size = model_input.shape[2]
         if isinstance(size, int) and size != 112:
-            raise ModelError(f"{model}: recogniser input is {size}×{size}; aligned crops are 112×112")
+            raise ModelError(
+                f"{model}: recogniser input is {size}×{size}; aligned crops are 112×112"
+            )
         output_shape = session.get_outputs()[0].shape
         self.dimension = int(output_shape[-1]) if isinstance(output_shape[-1], int) else 0
 

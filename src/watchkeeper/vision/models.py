@@ -125,7 +125,9 @@ def fold_constant_dequantization(model: onnx.ModelProto) -> onnx.ModelProto:
             if len(node.input) > 2 and node.input[2]
             else np.zeros_like(scale)
         )
-        weights = _dequantize(values, scale, zero, int(attrs.get("axis", 1)), attrs.get("block_size", 0))
+        weights = _dequantize(
+            values, scale, zero, int(attrs.get("axis", 1)), attrs.get("block_size", 0)
+        )
         graph.initializer.append(numpy_helper.from_array(weights, node.output[0]))
     del graph.node[:]
     graph.node.extend(kept_nodes)
@@ -187,7 +189,10 @@ def make_dims_dynamic(model: onnx.ModelProto, batch: bool, spatial: bool) -> onn
 def available_providers(preference: list[str]) -> list[str]:
     """The preferred execution providers that this ONNX Runtime build actually has."""
     present = set(ort.get_available_providers())
-    chosen = [PROVIDER_NAMES[p] for p in preference if PROVIDER_NAMES[p] in present]
+    # dict.fromkeys keeps the order and drops repeats, which ONNX Runtime warns about
+    chosen = list(
+        dict.fromkeys(PROVIDER_NAMES[p] for p in preference if PROVIDER_NAMES[p] in present)
+    )
     if "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return chosen
@@ -226,7 +231,9 @@ class Signature:
             return [d.dim_value or d.dim_param or "?" for d in value.type.tensor_type.shape.dim]
 
         return cls(
-            inputs=[(v.name, dims(v)) for v in model.graph.input if v.name not in initializer_names],
+            inputs=[
+                (v.name, dims(v)) for v in model.graph.input if v.name not in initializer_names
+            ],
             outputs=[(v.name, dims(v)) for v in model.graph.output],
         )
 

@@ -21,7 +21,9 @@ WEIGHTS = {"size": 0.3, "sharpness": 0.2, "pose": 0.3, "detector": 0.2}
 
 
 def size_score(faces: Faces, min_size: float = 12.0) -> FloatArray:
-    return np.clip((faces.sizes - min_size) / (GOOD_FACE_SIZE - min_size), 0.0, 1.0).astype(np.float32)
+    return np.clip((faces.sizes - min_size) / (GOOD_FACE_SIZE - min_size), 0.0, 1.0).astype(
+        np.float32
+    )
 
 
 def sharpness_score(aligned: np.ndarray) -> FloatArray:

@@ -1,0 +1,42 @@
+"""Choice of ONNX Runtime execution providers from the configured preference."""
+
+from __future__ import annotations
+
+import onnxruntime as ort
+import pytest
+
+from watchkeeper.vision.models import PROVIDER_NAMES, available_providers
+
+
+def test_only_the_present_providers_are_chosen_in_preference_order() -> None:
+    present = set(ort.get_available_providers())
+    expected = [
+        PROVIDER_NAMES[p] for p in ("tensorrt", "cuda", "cpu") if PROVIDER_NAMES[p] in present
+    ]
+
+    assert available_providers(["tensorrt", "cuda", "cpu"]) == expected
+
+
+def test_without_cuda_only_the_cpu_provider_is_chosen() -> None:
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this ONNX Runtime build has CUDA")
+
+    assert available_providers(["tensorrt", "cuda", "cpu"]) == ["CPUExecutionProvider"]
+
+
+def test_with_cuda_the_cuda_provider_comes_before_the_cpu() -> None:
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("this ONNX Runtime build has no CUDA")
+
+    chosen = available_providers(["cuda", "cpu"])
+
+    assert chosen == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_the_cpu_provider_is_always_the_last_resort() -> None:
+    assert available_providers(["tensorrt"])[-1] == "CPUExecutionProvider"
+    assert available_providers([]) == ["CPUExecutionProvider"]
+
+
+def test_the_cpu_provider_is_listed_once() -> None:
+    assert available_providers(["cpu", "cpu"]).count("CPUExecutionProvider") == 1
