@@ -1,22 +1,29 @@
 """One camera's frames in, closed sightings out: detect → track → embed the best frames.
 
-Embedding is the expensive step (tens of milliseconds per face on a CPU core), so it is done
-once per track for its ``best_k`` best-quality faces, when the track closes, in one batch for
-every track that closed on the same frame. Faces of tracks that never reach the minimum
-quality are never embedded at all.
+Embedding is the expensive step (about 34 ms per face on a CPU core), so it is done when a
+track closes, in one batch for every track that closed on the same frame, and sparingly: the
+track's best face first, and its next ``best_k - 1`` best faces only when a ``screen`` says the
+first left the decision open (a score near or above some watchlist's threshold). Most people a
+camera sees are nobody on any list and score far below every threshold, so they cost one
+embedding each. Faces of tracks that never reach the minimum quality are never embedded.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from watchkeeper.config import TrackingConfig
-from watchkeeper.domain import Frame, Sighting
+from watchkeeper.domain import FloatArray, Frame, Sighting
 from watchkeeper.pipeline.tracker import FaceTracker, Track
 from watchkeeper.vision import FaceAnalyzer
+
+# Given the first template of each closing track (N, D), which tracks deserve more templates.
+Screen = Callable[[FloatArray], npt.NDArray[np.bool_]]
 
 
 @dataclass(slots=True)
@@ -39,11 +46,17 @@ class CameraPipeline:
     """Turns the analysed frames of one camera into sightings."""
 
     def __init__(
-        self, camera: str, analyzer: FaceAnalyzer, tracking: TrackingConfig, min_quality: float
+        self,
+        camera: str,
+        analyzer: FaceAnalyzer,
+        tracking: TrackingConfig,
+        min_quality: float,
+        screen: Screen | None = None,
     ) -> None:
         self.camera = camera
         self.analyzer = analyzer
         self.tracker = FaceTracker(tracking, min_quality)
+        self.screen = screen
         self.stats = PipelineStats()
 
     def process(self, frame: Frame) -> list[Sighting]:
@@ -62,23 +75,43 @@ class CameraPipeline:
         """Close all open tracks: the source ended or the camera is stopping."""
         return self._close(self.tracker.flush())
 
+    def _embed(self, crops: list[np.ndarray]) -> FloatArray:
+        if not crops:
+            return np.zeros((0, 0), np.float32)
+        started = time.perf_counter()
+        vectors = self.analyzer.embed(np.stack(crops))
+        self.stats.embed_s += time.perf_counter() - started
+        self.stats.embedded += len(crops)
+        return vectors
+
     def _close(self, tracks: list[Track]) -> list[Sighting]:
         self.stats.tracks_closed += len(tracks)
         usable = [t for t in tracks if t.best and t.best_crop is not None]
         self.stats.unusable_tracks += len(tracks) - len(usable)
         if not usable:
             return []
-        observations = [sorted(t.best, key=lambda e: -e[0]) for t in usable]
-        crops = np.stack([entry[2].aligned for group in observations for entry in group])
-        started = time.perf_counter()
-        vectors = self.analyzer.embed(crops)
-        self.stats.embed_s += time.perf_counter() - started
-        self.stats.embedded += len(crops)
+        groups = [[entry[2] for entry in sorted(t.best, key=lambda e: -e[0])] for t in usable]
+        # The best face of every track first; the others only where screening says they
+        # could change the decision (a clear non-match needs no second look).
+        firsts = self._embed([group[0].aligned for group in groups])
+        wanted = self.screen(firsts) if self.screen else np.ones(len(groups), bool)
+        rest = self._embed(
+            [
+                o.aligned
+                for group, more in zip(groups, wanted, strict=True)
+                if more
+                for o in group[1:]
+            ]
+        )
         sightings = []
         offset = 0
-        for track, group in zip(usable, observations, strict=True):
-            templates = vectors[offset : offset + len(group)]
-            offset += len(group)
+        for index, (track, group) in enumerate(zip(usable, groups, strict=True)):
+            used = group if wanted[index] else group[:1]
+            extra = rest[offset : offset + len(used) - 1]
+            offset += len(used) - 1
+            templates = np.concatenate(
+                [firsts[index : index + 1], extra.reshape(-1, firsts.shape[1])]
+            )
             assert track.best_crop is not None and track.best_crop_box is not None
             sightings.append(
                 Sighting(
@@ -95,7 +128,7 @@ class CameraPipeline:
                     best_quality=track.best_crop_quality,
                     templates=templates,
                     model=self.analyzer.model,
-                    template_frames=[entry[1] for entry in group],
+                    template_frames=[o.frame_index for o in used],
                 )
             )
             # the aligned faces have served their purpose: let them go with the track

@@ -106,7 +106,7 @@ class OnnxDetector:
         resized = (
             image
             if (new_w, new_h) == (width, height)
-            else cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+            else cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         )
         if self.fixed_size is not None:
             canvas_h, canvas_w = self.fixed_size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from watchkeeper.config import Settings
 from watchkeeper.domain import Match, Sighting
 from watchkeeper.enrolment import enrol_person
 from watchkeeper.pipeline import CameraPipeline, CameraWorker
+from watchkeeper.policy import deployments
 from watchkeeper.recognition import Recogniser, record_matches
 from watchkeeper.store import Database, MediaStore, repository
 from watchkeeper.streams import open_source
@@ -73,6 +75,11 @@ def test_passers_by_leave_no_trace_when_nobody_matches(
     media = MediaStore(settings.data_dir / "media")
     with db.session() as s:
         repository.create_watchlist(s, "distractors", "other", "test", "test")
+        # authorised on the clip's camera group, so that only "matches nobody" keeps it empty
+        deployments.authorise(
+            s, "distractors", "default", datetime(2000, 1, 1, tzinfo=UTC),
+            datetime.now(UTC) + timedelta(days=1), "test", "TEST-1", "test",
+        )  # fmt: skip
     for photo in sorted(DEEPFACE.glob("img1*.jpg")):
         enrol_person(
             db, media, analyzer, watchlist="distractors", name=photo.stem,
@@ -117,3 +124,28 @@ def test_demo_finds_the_enrolled_passer_by_and_nobody_else(tmp_path: Path) -> No
         counts = repository.counts(s)
     db.close()
     assert counts["sightings"] == len(matched)
+
+
+def test_screening_embeds_one_face_for_clear_non_matches(
+    clip: Path, analyzer: FaceAnalyzer, settings: Settings
+) -> None:
+    db = Database(settings.database)
+    db.migrate()
+    media = MediaStore(settings.data_dir / "media")
+    with db.session() as s:
+        repository.create_watchlist(s, "distractors", "other", "test", "test")
+    photo = DEEPFACE / "img1.jpg"
+    enrol_person(
+        db, media, analyzer, watchlist="distractors", name="A",
+        photos=[(photo.name, photo.read_bytes())], actor="test", max_pixels=10**8, min_quality=0.3,
+    )  # fmt: skip
+    recogniser = Recogniser(db, settings.matching, analyzer.model, 128)
+    source = open_source(str(clip), "arcade", settings.streams.analysis_fps)
+    pipeline = CameraPipeline(
+        "arcade", analyzer, settings.tracking, settings.vision.min_quality, recogniser.screen
+    )
+    sightings: list[Sighting] = []
+    CameraWorker(source, pipeline, recogniser.match, lambda s, m: sightings.append(s)).run()
+    assert pipeline.stats.embedded == pipeline.stats.sightings  # one face each: nobody is close
+    assert all(len(s.templates) == 1 for s in sightings)
+    db.close()
