@@ -20,15 +20,21 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from watchkeeper import __version__
+from watchkeeper.api.cli import apikey_app, user_app
+from watchkeeper.cluster.cli import mount as mount_cluster
 from watchkeeper.config import ConfigError, Settings, load_settings
 from watchkeeper.context import AppContext
 from watchkeeper.demo import DemoError
 from watchkeeper.domain import Frame, Match, Sighting
 from watchkeeper.enrolment import EnrolmentError, enrol_person, read_photo_file
 from watchkeeper.evaluation.cli import app as eval_app
+from watchkeeper.investigations.cli import mount as mount_investigations
 from watchkeeper.pipeline import CameraPipeline, CameraWorker
 from watchkeeper.policy import audit
-from watchkeeper.recognition import Recogniser, record_matches
+from watchkeeper.policy.cli import mount as mount_policy
+from watchkeeper.policy.counters import ActivityCounters
+from watchkeeper.recognition import Recogniser, record_archived, record_matches
+from watchkeeper.service.cli import mount as mount_service
 from watchkeeper.store import NotFound, StoreError, repository
 from watchkeeper.store.models import PURPOSES
 from watchkeeper.streams import SourceError, open_source
@@ -62,6 +68,12 @@ app.add_typer(person_app, name="person")
 app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval", help="Measure accuracy: verification 1:1, identification 1:N.")
+mount_policy(app, watchlist_app, audit_app)  # deployment, approval, policy, keys, report, ...
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+mount_service(app)  # serve, camera
+mount_cluster(app)  # cluster status, plan (Ray is imported only when used)
+mount_investigations(app)  # case, investigate, thresholds
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -365,16 +377,23 @@ def process_source(
         skip_nonref=settings.streams.skip_nonref,
     )
     analyzer = app_ctx.analyzer
+    counters = ActivityCounters(app_ctx.db)
     recogniser = Recogniser(
-        app_ctx.db, settings.matching, analyzer.model, analyzer.embedder.dimension
+        app_ctx.db, settings.matching, analyzer.model, analyzer.embedder.dimension,
+        policy=settings.policy, cipher=app_ctx.cipher, counters=counters,
+    )  # fmt: skip
+    pipeline = CameraPipeline(
+        camera, analyzer, settings.tracking, settings.vision.min_quality, recogniser.screen
     )
-    pipeline = CameraPipeline(camera, analyzer, settings.tracking, settings.vision.min_quality)
     results: list[tuple[Sighting, list[Match]]] = []
     live = getattr(source, "live", False)
+    archive = recogniser.archive_days(camera) if store else None
 
     def sink(sighting: Sighting, matches: list[Match]) -> None:
         if live and store and matches:
             record_matches(app_ctx.db, app_ctx.media, uri, [(sighting, matches)])
+        elif live and archive and not matches:
+            record_archived(app_ctx.db, app_ctx.media, uri, [sighting], archive)
         results.append((sighting, matches))
 
     with Progress(
@@ -393,9 +412,14 @@ def process_source(
         def on_frame(_frame: Frame) -> None:
             progress.advance(task)
 
-        CameraWorker(source, pipeline, recogniser.match, sink, on_frame=on_frame).run()
+        hook = counters.frame_hook(pipeline, then=on_frame)
+        CameraWorker(source, pipeline, recogniser.match, sink, on_frame=hook).run()
     if store and not live:
         record_matches(app_ctx.db, app_ctx.media, uri, [(s, m) for s, m in results if m])
+        if archive:
+            unmatched = [s for s, m in results if not m]
+            record_archived(app_ctx.db, app_ctx.media, uri, unmatched, archive)
+    counters.flush()
     return results, pipeline
 
 
@@ -502,8 +526,19 @@ def demo(
         "watchkeeper-data/demo"
     ),
     as_json: JsonOption = False,
+    investigation: Annotated[
+        bool,
+        typer.Option(
+            "--investigation", help="Instead: search the clip as a recording under a case."
+        ),
+    ] = False,
 ) -> None:
     """Enrol a passer-by from an early frame of the bundled clip and find them in it."""
+    if investigation:
+        from watchkeeper.investigations.demo import run_investigation_demo
+
+        run_investigation_demo(_context(ctx), output, as_json)
+        return
     from watchkeeper.demo import run_demo
 
     run_demo(_context(ctx), output, as_json)

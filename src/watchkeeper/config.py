@@ -130,10 +130,18 @@ class MatchingConfig(BaseModel):
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Candidates kept per probe.")
     exact_search_limit: int = Field(
-        default=200_000,
+        default=150_000,
         ge=1,
         description="Galleries up to this many templates are searched exactly; larger ones "
-        "with an HNSW index.",
+        "with an HNSW index (exact search passes 10 ms per query near 150,000 on 2 cores).",
+    )
+    screening_margin: float = Field(
+        default=0.12,
+        ge=0,
+        le=2,
+        description="A track's further best faces are embedded only when its best face scores "
+        "within this margin below the lowest watchlist threshold, or above it. 2 embeds every "
+        "track's best_k faces.",
     )
     fusion: Literal["max", "mean"] = Field(
         default="max",
@@ -172,7 +180,7 @@ class StreamConfig(BaseModel):
         description="Decoder threads per source (0: FFmpeg decides). One keeps a camera to a core.",
     )
     skip_nonref: bool = Field(
-        default=False,
+        default=True,
         description="Skip decoding frames nothing refers to when at most every other frame is "
         "analysed: about 40 % less decoding, at the cost of up to a frame of sampling jitter.",
     )
@@ -181,6 +189,278 @@ class StreamConfig(BaseModel):
     )
     backoff_cap_s: float = Field(
         default=60.0, gt=0, le=3600, description="Longest wait between reconnection attempts."
+    )
+
+
+class ApiConfig(BaseModel):
+    """The HTTP API: where it listens, how sessions and uploads are bounded."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the API listens on. 0.0.0.0 exposes it to the network: put it "
+        "behind a TLS-terminating reverse proxy.",
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="TCP port of the API.")
+    session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="A browser session unused for this long ends; the user logs in again.",
+    )
+    session_max_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=168,
+        description="A browser session ends this long after login, however active (one shift).",
+    )
+    cookie_secure: bool = Field(
+        default=True,
+        description="Send session cookies only over HTTPS. Turn off only for plain-http "
+        "development on localhost, where browsers would otherwise drop the cookie.",
+    )
+    max_upload_mb: int = Field(
+        default=20,
+        ge=1,
+        le=1024,
+        description="Request bodies (photo uploads) larger than this are refused with 413 "
+        "before they are read.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed logins allowed per username and per client address within "
+        "login_window_seconds; further attempts get 429 until the window passes.",
+    )
+    login_window_seconds: int = Field(
+        default=300, ge=1, le=86400, description="Window of the login rate limit."
+    )
+    metrics_allow: list[str] = Field(
+        default=["127.0.0.0/8", "::1/128"],
+        description="Client networks (CIDR) that may read /metrics without logging in; "
+        "others get 403. Add the Prometheus server's address.",
+    )
+
+
+class PolicyConfig(BaseModel):
+    """Accountability rules: authorisation, retention and encryption at rest."""
+
+    require_authorisation: bool = Field(
+        default=True,
+        description="Match a watchlist on a camera only within an authorised deployment "
+        "(watchkeeper deployment add). Off: every list matches on every camera, as before "
+        "deployments existed (see docs/decisions/0004-authorisation-default.md).",
+    )
+    expired_entry_grace_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="Days after its expiry that a watchlist entry (photos, templates, "
+        "matches) is purged by the retention job. It stops matching at expiry itself.",
+    )
+    key_file: Path | None = Field(
+        default=None,
+        description="File holding the key that encrypts templates and photos at rest "
+        "(watchkeeper keys generate). The WATCHKEEPER_KEY variable wins over it. "
+        "Empty and no variable: data is written unencrypted.",
+    )
+
+
+class ServiceConfig(BaseModel):
+    """The live service (``watchkeeper serve``): camera workers and batched inference."""
+
+    batch_max: int = Field(
+        default=32, ge=1, le=1024, description="Most face crops embedded in one batched call."
+    )
+    batch_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="How long the inference batcher waits for more requests before it runs "
+        "a batch that is not full. Adds at most this much latency to an alert.",
+    )
+    gallery_refresh_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How often the service checks the store's gallery version; a change "
+        "(enrolment, deletion, expiry) rebuilds the gallery within this time.",
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="On SIGTERM/SIGINT, how long to wait for camera workers to flush their "
+        "open tracks and for in-flight alerts to be delivered before exiting.",
+    )
+
+
+class ClusterConfig(BaseModel):
+    """Scale-out on a Ray cluster (``watchkeeper serve --cluster``); unused on one machine."""
+
+    address: str = Field(
+        default="auto",
+        description="Ray cluster to join: 'auto' (the cluster this machine belongs to), "
+        "HOST:PORT of the head's GCS, or ray://HOST:PORT (Ray Client).",
+    )
+    namespace: str = Field(
+        default="watchkeeper", description="Ray namespace of the actors of this installation."
+    )
+    camera_resource: str = Field(
+        default="camera_node",
+        description="Custom Ray resource that marks the nodes that run camera workers; each "
+        "worker takes one unit, so a node started with --resources '{\"camera_node\": 2}' "
+        "runs two.",
+    )
+    inference_resource: str = Field(
+        default="inference_node",
+        description="Custom Ray resource that marks the nodes that run inference actors; each "
+        "actor takes one unit.",
+    )
+    inference_gpus: float = Field(
+        default=0.0,
+        ge=0,
+        le=8,
+        description="GPUs each inference actor asks for. 0: CPU inference; 1 on GPU nodes, "
+        "where ONNX Runtime then runs the TensorRT or CUDA provider (vision.providers).",
+    )
+    report_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the scheduler asks every worker for its cameras' figures.",
+    )
+    worker_lost_after_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="A worker that has not answered for this long counts as lost, and its "
+        "cameras are moved to the others (Ray restarts the worker meanwhile).",
+    )
+    rebalance_cooldown_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86400,
+        description="A camera moved to relieve an overloaded worker is not moved again for "
+        "this long.",
+    )
+    buffer_max: int = Field(
+        default=2000,
+        ge=1,
+        le=1_000_000,
+        description="Matched sightings a worker keeps in memory while the database cannot be "
+        "written; beyond this the oldest are dropped and counted.",
+    )
+    retry_base_s: float = Field(
+        default=0.5, gt=0, le=60, description="First wait before writing buffered results again."
+    )
+    retry_cap_s: float = Field(
+        default=10.0, gt=0, le=600, description="Longest wait between such writes."
+    )
+
+
+class WebhookConfig(BaseModel):
+    """One receiver of signed alert notifications."""
+
+    url: str = Field(description="http(s) URL that receives a JSON POST for every new alert.")
+    secret: str = Field(
+        min_length=16,
+        description="Shared secret for the X-Watchkeeper-Signature HMAC-SHA256 header.",
+    )
+
+
+class MqttConfig(BaseModel):
+    """The MQTT broker that receives alerts on ``watchkeeper/<camera>/alert``."""
+
+    enabled: bool = Field(default=False, description="Publish alerts to the broker.")
+    host: str = Field(default="127.0.0.1", description="Broker host.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
+    username: str | None = Field(default=None, description="Broker user, if it requires one.")
+    password: str | None = Field(default=None, description="Broker password.")
+    topic_prefix: str = Field(
+        default="watchkeeper", description="First level of the topic: <prefix>/<camera>/alert."
+    )
+
+
+class NotificationsConfig(BaseModel):
+    """Alerts and their delivery to people and other systems."""
+
+    dedupe_window_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86400,
+        description="Sightings of the same person on the same camera within this many seconds "
+        "of the alert's last sighting fold into that alert instead of raising a new one.",
+    )
+    webhooks: list[WebhookConfig] = Field(
+        default_factory=list, description="Webhook receivers of new alerts."
+    )
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT publishing.")
+    retry_base_s: float = Field(
+        default=1.0, gt=0, le=3600, description="First wait before retrying a failed delivery."
+    )
+    retry_cap_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="Longest wait between delivery attempts; failed deliveries are retried "
+        "for ever (and survive restarts) until the receiver accepts them.",
+    )
+    timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="Give up one delivery attempt after this."
+    )
+    event_history: int = Field(
+        default=1000,
+        ge=0,
+        le=1_000_000,
+        description="Live events kept in memory so that an SSE client that reconnects with "
+        "Last-Event-ID receives what it missed.",
+    )
+
+
+class InvestigationsConfig(BaseModel):
+    """Retrospective searches of cases: how recordings are scanned and how long cases live."""
+
+    sample_fps: float = Field(
+        default=5.0, gt=0, le=60, description="Frames of a recording analysed per second of video."
+    )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Recordings scanned at once, each in its own process (0: one per core).",
+    )
+    detection_max_side: int = Field(
+        default=960,
+        ge=160,
+        le=4096,
+        description="Longer side, in pixels, that recorded frames are scaled to before "
+        "detection (the live setting is vision.detection_max_side).",
+    )
+    file_name_pattern: str = Field(
+        default=r"^(?P<camera>.+)_(?P<start>\d{8}-\d{6})$",
+        description="Regular expression over a recording's file name (without extension) "
+        "with groups 'camera' and 'start' (formatted as file_name_time_format).",
+    )
+    file_name_time_format: str = Field(
+        default="%Y%m%d-%H%M%S", description="strptime format of the 'start' group."
+    )
+    file_name_timezone: str = Field(
+        default="UTC", description="Time zone of the times in file names (e.g. Europe/Berlin)."
+    )
+    checkpoint_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=600,
+        description="At most this long between two checkpoints of a scan: what a crash loses.",
+    )
+    max_case_days: int = Field(
+        default=90, ge=1, le=3650, description="The longest a case may run before it expires."
+    )
+    recordings_dir: Path | None = Field(
+        default=None,
+        description="Folder of recordings that scans started through the API may read (paths "
+        "are given relative to it). Empty: scans are started from the command line only.",
     )
 
 
@@ -203,6 +483,18 @@ class Settings(BaseSettings):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracking.")
     matching: MatchingConfig = Field(default_factory=MatchingConfig, description="Matching.")
     streams: StreamConfig = Field(default_factory=StreamConfig, description="Sources.")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Accountability.")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API.")
+    service: ServiceConfig = Field(default_factory=ServiceConfig, description="Live service.")
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig, description="Scale-out on a Ray cluster."
+    )
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig, description="Alerts and notifications."
+    )
+    investigations: InvestigationsConfig = Field(
+        default_factory=InvestigationsConfig, description="Investigations (retrospective search)."
+    )
 
     yaml_file: Path | None = Field(default=None, exclude=True, description="Config file read.")
 

@@ -13,6 +13,7 @@ from functools import cached_property
 
 from watchkeeper.config import Settings
 from watchkeeper.store import Database, MediaStore
+from watchkeeper.store.crypto import Cipher, configured_key
 from watchkeeper.vision import FaceAnalyzer
 
 
@@ -29,8 +30,14 @@ class AppContext:
         return database
 
     @cached_property
+    def cipher(self) -> Cipher | None:
+        """The key for data at rest (``WATCHKEEPER_KEY`` or ``policy.key_file``), if set."""
+        key = configured_key(self.settings.policy.key_file)
+        return None if key is None else Cipher(key)
+
+    @cached_property
     def media(self) -> MediaStore:
-        return MediaStore(self.settings.data_dir / "media")
+        return MediaStore(self.settings.data_dir / "media", cipher=self.cipher)
 
     @cached_property
     def analyzer(self) -> FaceAnalyzer:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 from watchkeeper.context import AppContext
 from watchkeeper.domain import ImageArray, Match, Sighting
 from watchkeeper.enrolment import EnrolmentError, enrol_person
-from watchkeeper.policy import audit
+from watchkeeper.policy import audit, deployments
 from watchkeeper.store import repository
 from watchkeeper.vision.imageio import encode_jpeg
 
@@ -35,6 +36,8 @@ DISTRACTORS = EXAMPLES / "deepface-pairs"
 PROBE_FRAME = 5  # an early frame: the photo "from another camera"
 MISSING_LIST = "demo-missing-persons"
 DISTRACTOR_LIST = "demo-distractors"
+CAMERA = "arcade-clip"
+CAMERA_GROUP = "demo"
 
 
 class DemoError(RuntimeError):
@@ -69,7 +72,14 @@ def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
     probe, probe_box = probe_photo(ctx, read_frame(CLIP, PROBE_FRAME))
     output.mkdir(parents=True, exist_ok=True)
     (output / "probe.jpg").write_bytes(probe)
+    # The clip is stamped with its file time: authorise the demo's camera group around it.
+    now = datetime.now(UTC)
+    clip_time = datetime.fromtimestamp(CLIP.stat().st_mtime, UTC)
+    period = (min(clip_time, now) - timedelta(days=1), now + timedelta(days=1))
     with ctx.db.session() as session:
+        repository.get_or_create_camera(
+            session, CAMERA, str(CLIP), CAMERA_GROUP, settings.streams.analysis_fps
+        )
         for name, purpose, legal in (
             (MISSING_LIST, "missing_person", "demo: consent of the family (fictional)"),
             (DISTRACTOR_LIST, "other", "demo: public photos used as distractors"),
@@ -80,6 +90,10 @@ def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
             audit.record(
                 session, "demo", "watchlist.create", "watchlist", wl.id, details={"name": name}
             )
+            deployments.authorise(
+                session, name, CAMERA_GROUP, *period, authorised_by="demo (fictional authority)",
+                authorisation_ref="DEMO-0001", actor="demo",
+            )  # fmt: skip
     limits = {
         "max_pixels": settings.streams.max_image_pixels,
         "min_quality": settings.vision.enrol_min_quality,
@@ -104,7 +118,7 @@ def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
     say(f"enrolled {distractors} distractor persons from {DISTRACTORS.name}")
 
     results, pipeline = process_source(
-        ctx, str(CLIP), "arcade-clip", settings.streams.analysis_fps, store=True, quiet=as_json
+        ctx, str(CLIP), CAMERA, settings.streams.analysis_fps, store=True, quiet=as_json
     )
     summary = results_json(ctx, results, pipeline)
     summary["target_person_id"] = target.person_id

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from watchkeeper.policy import audit
+from watchkeeper.policy import approvals, audit
 from watchkeeper.store import repository
 from watchkeeper.store.db import Database
 from watchkeeper.store.media import MediaStore
@@ -96,6 +96,7 @@ class EnrolledPerson:
     name: str
     watchlist: str
     photos: list[CheckedPhoto]
+    approval_id: int | None = None  # set when the entry awaits a second person's approval
 
 
 def enrol_person(
@@ -146,7 +147,12 @@ def enrol_person(
                 quality=photo.quality,
             )
             repository.add_template(
-                session, person, row, model=analyzer.model, vector=photo.template
+                session,
+                person,
+                row,
+                model=analyzer.model,
+                vector=photo.template,
+                cipher=media.cipher,
             )
         repository.bump_gallery_version(session)
         audit.record(
@@ -162,9 +168,16 @@ def enrol_person(
                 "model": analyzer.model,
             },
         )
+        approval = None
+        if wl.purpose == "wanted_person":  # four eyes: no match until a second person approves
+            approval = approvals.request_enrolment(session, person, actor, reason).id
         person_id = int(person.id)
     return EnrolledPerson(
-        person_id=person_id, name=name.strip(), watchlist=watchlist, photos=checked
+        person_id=person_id,
+        name=name.strip(),
+        watchlist=watchlist,
+        photos=checked,
+        approval_id=approval,
     )
 
 

@@ -3,61 +3,102 @@ matched against it, and only matched sightings written back.
 
 This is where the privacy default is enforced: :func:`record_matches` is the only way a
 sighting reaches the store, and it refuses one without a match. A sighting that matched
-nothing is simply dropped by the caller, and with it the crop and templates of a passer-by.
+nothing is simply dropped by the caller, and with it the crop and templates of a passer-by —
+unless its camera group is in archive mode, where :func:`record_archived` keeps it until
+its expiry (``Recogniser.archive_days`` says whether it is).
+
+Matching obeys the accountability rules of ``policy.eligibility``: expired or unapproved
+entries, lists past their review date and lists without an authorised deployment for the
+camera's group at the sighting's time are never candidates. Matches those rules blocked are
+counted per reason (counts only) for the transparency report.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from watchkeeper.config import MatchingConfig
-from watchkeeper.domain import Match, Sighting
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.orm import Session
+
+from watchkeeper.config import MatchingConfig, PolicyConfig
+from watchkeeper.domain import FloatArray, Match, Sighting
 from watchkeeper.matching import Gallery, decide
 from watchkeeper.policy import audit
-from watchkeeper.store import Database, MediaStore, repository
+from watchkeeper.policy.counters import ActivityCounters
+from watchkeeper.policy.eligibility import PolicySnapshot, load_snapshot
+from watchkeeper.store import Database, MediaStore, models, repository
+from watchkeeper.store import policy as policy_store
+from watchkeeper.store.crypto import TEMPLATE, Cipher, seal
 from watchkeeper.vision.imageio import encode_jpeg
 
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:pipeline"
+# A sighting from a camera the rules do not know yet reloads them, at most this often; and
+# they are reloaded at least this often, so that a camera moved to another group is followed.
+UNKNOWN_CAMERA_RELOAD_S = 5.0
+RULES_MAX_AGE_S = 60.0
 
 
 class Recogniser:
-    """Matches sightings against every enrolled template of one embedder model."""
+    """Matches sightings against every enrolled template of one embedder model.
 
-    def __init__(self, db: Database, config: MatchingConfig, model: str, dimension: int) -> None:
+    ``policy`` decides whether matching needs an authorised deployment (default: it does);
+    ``cipher`` reads encrypted templates; ``counters`` receives the sightings and the matches
+    blocked by policy, as numbers.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        config: MatchingConfig,
+        model: str,
+        dimension: int,
+        *,
+        policy: PolicyConfig | None = None,
+        cipher: Cipher | None = None,
+        counters: ActivityCounters | None = None,
+    ) -> None:
         self.db = db
         self.config = config
         self.model = model
+        self.cipher = cipher
+        self.counters = counters
         self.gallery = Gallery(model, dimension, exact_limit=config.exact_search_limit)
+        self.rules = PolicySnapshot((policy or PolicyConfig()).require_authorisation, version=-1)
         self._thresholds: dict[int, float] = {}
-        self._expiry: dict[int, datetime] = {}
         self._lock = threading.Lock()
+        self._rules_loaded = 0.0
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> bool:
-        """Rebuild the gallery when the store's gallery version moved; True if it did."""
-        with self._lock, self.db.session() as session:
+        """Reload what changed in the store: the policy rules, and the gallery when its
+        version moved. True if anything was reloaded."""
+        with self._lock, self.db.session(readonly=True) as session:
             version = repository.gallery_version(session)
-            if not force and version == self.gallery.version:
+            gallery_moved = force or version != self.gallery.version
+            if not gallery_moved and policy_store.policy_version(session) == self.rules.version:
                 return False
-            now = datetime.now(UTC)
-            ids, persons, watchlists, vectors = repository.gallery_templates(
-                session, self.model, active_at=now
-            )
+            self.rules = load_snapshot(session, self.rules.require_authorisation)
+            self._rules_loaded = time.monotonic()
             self._thresholds = {
                 wl.id: (wl.threshold if wl.threshold is not None else self.config.default_threshold)
                 for wl, _count in repository.list_watchlists(session)
             }
-            self._expiry = {
-                p.id: _aware(p.expires_at)
-                for p in repository.list_persons(session)
-                if p.expires_at is not None
-            }
+            if not gallery_moved:
+                return True
+            # Expired and unapproved entries stay in memory, blocked at match time and counted,
+            # until the retention job or a rejection deletes them.
+            ids, persons, watchlists, vectors = repository.gallery_templates(
+                session, self.model, cipher=self.cipher
+            )
         if len(ids):
             self.gallery.rebuild(
                 ids, persons, watchlists, vectors, model=self.model, version=version
@@ -70,11 +111,57 @@ class Recogniser:
         log.info("gallery at version %d: %d templates", version, len(ids))
         return True
 
+    def screen(self, templates: FloatArray) -> npt.NDArray[np.bool_]:
+        """Which tracks, by their best face's template (N, D), deserve more templates.
+
+        Only those whose nearest enrolled template scores near or above the lowest threshold
+        in force (``screening_margin`` below it). A track's best face is its clearest, so when
+        it is far from everyone enrolled, its lesser faces are very unlikely to match: measured
+        on the demo clip, this embeds 40 % fewer faces and finds the same matches.
+        """
+        if len(self.gallery) == 0 or len(templates) == 0:
+            return np.zeros(len(templates), bool)
+        lowest = min(self._thresholds.values(), default=self.config.default_threshold)
+        found = self.gallery.search(templates, 1, model=self.model)
+        return np.asarray(found.scores[:, 0] >= lowest - self.config.screening_margin)
+
     def match(self, sighting: Sighting) -> list[Match]:
-        """The watchlist entries this sighting matches (empty for almost everyone)."""
+        """The watchlist entries this sighting may and does match (empty for almost everyone)."""
+        age = time.monotonic() - self._rules_loaded
+        if age > RULES_MAX_AGE_S or (
+            age > UNKNOWN_CAMERA_RELOAD_S and sighting.camera not in self.rules.camera_groups
+        ):
+            self._reload_rules()
+        rules = self.rules
+        now = datetime.now(UTC)
+        at = datetime.fromtimestamp(sighting.ended_at, UTC)
+        group = rules.group_of(sighting.camera)
+        blocked_persons, blocked_lists = rules.blocked_sets(group, at, now)
+
+        def allowed(person: int, watchlist: int) -> bool:
+            return person not in blocked_persons and watchlist not in blocked_lists
+
+        matches = self._decide(sighting, allowed)
+        if self.counters is not None:
+            blocked: Counter[str] = Counter()
+            if blocked_persons or blocked_lists:
+                for m in self._decide(sighting, lambda p, w: not allowed(p, w)):
+                    blocked[blocked_persons.get(m.person_id) or blocked_lists[m.watchlist_id]] += 1
+            self.counters.add(
+                sighting.camera,
+                sighting.ended_at,
+                sightings=1,
+                **{f"blocked_{reason}": n for reason, n in blocked.items()},
+            )
+        return matches
+
+    def archive_days(self, camera: str) -> int | None:
+        """Days to keep this camera's unmatched sightings (None: archive mode is off)."""
+        return self.rules.archive_days.get(self.rules.group_of(camera))
+
+    def _decide(self, sighting: Sighting, eligible: Callable[[int, int], bool]) -> list[Match]:
         if len(self.gallery) == 0 or len(sighting.templates) == 0:
             return []
-        now = datetime.now(UTC)
         decision = decide(
             sighting.templates,
             self.gallery,
@@ -82,14 +169,19 @@ class Recogniser:
             self.config.default_threshold,
             fusion=self.config.fusion,
             top_k=self.config.top_k,
-            eligible=lambda person, _watchlist: self._expiry.get(person, now) >= now,
+            eligible=eligible,
             model=sighting.model,
         )
         return decision.matches_for(sighting)
 
+    def _reload_rules(self) -> None:
+        with self._lock, self.db.session(readonly=True) as session:
+            self.rules = load_snapshot(session, self.rules.require_authorisation)
+            self._rules_loaded = time.monotonic()
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+# (session, the sighting, its stored row, its stored match rows), inside the recording transaction
+RecordHook = Callable[[Session, Sighting, models.Sighting, list[models.Match]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +197,12 @@ def record_matches(
     results: Iterable[tuple[Sighting, list[Match]]],
     camera_group: str = "default",
     analysis_fps: float = 5.0,
+    on_record: RecordHook | None = None,
 ) -> list[Recorded]:
     """Store matched sightings (crop, sighting, matches, audit) in one transaction.
 
+    ``on_record`` runs in that transaction for each stored sighting, so that what follows
+    from a match (an alert and the notifications it owes) commits with it or not at all.
     Raises ``ValueError`` for a sighting without matches: those must never be stored.
     """
     pending = list(results)
@@ -148,5 +243,62 @@ def record_matches(
                     ],
                 },
             )
+            if on_record is not None:
+                on_record(session, sighting, row, match_rows)
             recorded.append(Recorded(int(row.id), [int(m.id) for m in match_rows]))
     return recorded
+
+
+def record_archived(
+    db: Database,
+    media: MediaStore,
+    camera_uri: str,
+    sightings: Iterable[Sighting],
+    archive_days: int,
+    camera_group: str = "default",
+    analysis_fps: float = 5.0,
+) -> list[int]:
+    """Keep unmatched sightings of a camera group in archive mode, until they expire.
+
+    Crop, sighting row and templates (encrypted with the media store's key when one is set)
+    are written in one transaction with an audit event, and expire ``archive_days`` from
+    now; the retention job deletes them then. Returns the sighting ids. Call it only where
+    ``Recogniser.archive_days`` says the camera's group archives: the default keeps nothing.
+    """
+    if archive_days <= 0:
+        raise ValueError("archive mode is off (archive_days must be positive to keep sightings)")
+    pending = list(sightings)
+    if not pending:
+        return []
+    expires_at = datetime.now(UTC) + timedelta(days=archive_days)
+    stored = []
+    with media.transaction() as files, db.session() as session:
+        cameras = {}
+        for sighting in pending:
+            if sighting.camera not in cameras:
+                cameras[sighting.camera] = repository.get_or_create_camera(
+                    session, sighting.camera, camera_uri, camera_group, analysis_fps
+                )
+            camera = cameras[sighting.camera]
+            crop_sha = files.put(encode_jpeg(sighting.best_crop), ".jpg")
+            row = repository.save_sighting(session, camera, sighting, crop_sha)
+            vectors = np.asarray(sighting.templates, dtype="<f4")
+            policy_store.archive_sighting(
+                session,
+                row,
+                camera.group,
+                expires_at,
+                sighting.model,
+                [seal(media.cipher, v.tobytes(), TEMPLATE) for v in vectors],
+                int(vectors.shape[1]) if vectors.ndim == 2 else 0,
+            )
+            stored.append(int(row.id))
+        audit.record(
+            session,
+            actor=SYSTEM_ACTOR,
+            action="sighting.archive",
+            object_type="camera",
+            object_id=",".join(sorted(cameras)),
+            details={"sightings": len(stored), "expires_at": expires_at.isoformat()},
+        )
+    return stored

@@ -15,6 +15,10 @@ If the block raises, the files it created are removed and the session rolls back
 ``media.transaction()`` first (outermost) to also remove them when the commit itself fails.
 Files are deleted only after the rows that referenced them are committed (the repository's
 delete functions return the shas that became unreferenced), so a rollback never loses a file.
+
+With a ``cipher`` (the configured key, see ``store.crypto``) files are written encrypted and
+read back decrypted; the name stays the SHA-256 of the plaintext, so deduplication and the
+integrity check work the same.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from watchkeeper.store.crypto import MEDIA, Cipher, seal, unseal
 from watchkeeper.store.errors import NotFound, StoreError
 
 log = logging.getLogger(__name__)
@@ -40,8 +45,9 @@ _EXT = re.compile(r"\.[a-z0-9]{1,8}")
 class MediaStore:
     """A folder of content-addressed files."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cipher: Cipher | None = None) -> None:
         self.root = Path(root)
+        self.cipher = cipher
 
     def put(self, data: bytes, ext: str) -> str:
         """Store ``data`` (if not already there) and return its SHA-256."""
@@ -55,7 +61,15 @@ class MediaStore:
         raise NotFound(f"media file {sha} is not in {self.root}")
 
     def read(self, sha: str) -> bytes:
-        return self.path(sha).read_bytes()
+        return unseal(self.cipher, self.path(sha).read_bytes(), MEDIA, f"media file {sha}")
+
+    def shas(self) -> list[str]:
+        """Every stored file's SHA-256 (what a key rotation must rewrite)."""
+        return sorted(
+            p.name.split(".")[0]
+            for p in self.root.glob("??/??/*")
+            if p.is_file() and not p.name.startswith(".tmp-")
+        )
 
     def exists(self, sha: str) -> bool:
         try:
@@ -100,7 +114,7 @@ class MediaStore:
             raise _media_error(exc, self.root) from exc
         try:
             with os.fdopen(fd, "wb") as file:
-                file.write(data)
+                file.write(seal(self.cipher, data, MEDIA))
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(tmp_name, target)

@@ -157,6 +157,10 @@ class Camera(Base):
     analysis_fps: Mapped[float]
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None: the configured default (vision.min_face_size, vision.detection_threshold)
+    min_face_size: Mapped[int | None]
+    detection_threshold: Mapped[float | None]
+    roi: Mapped[list[float] | None]  # [x1, y1, x2, y2] or a polygon [x, y, x, y, ...]; None: all
 
 
 class Sighting(Base):
@@ -220,3 +224,10 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+from watchkeeper.store import alerts as _alerts  # noqa: E402,F401  (registers the alert tables)
+from watchkeeper.store import auth as _auth  # noqa: E402,F401  (registers the account tables)
+from watchkeeper.store import investigations as _investigations  # noqa: E402,F401  (case tables)
+from watchkeeper.store import outbox as _outbox  # noqa: E402,F401  (registers the outbox table)
+from watchkeeper.store import policy as _policy  # noqa: E402,F401  (registers the policy tables)

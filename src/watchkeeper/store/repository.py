@@ -22,7 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from watchkeeper import domain
+from watchkeeper.store.crypto import TEMPLATE, Cipher, seal, unseal
 from watchkeeper.store.errors import NotFound, StoreError
+from watchkeeper.store.investigations import case_media
 from watchkeeper.store.models import (
     PURPOSES,
     Base,
@@ -97,6 +99,18 @@ def list_watchlists(s: Session) -> list[tuple[Watchlist, int]]:
     return [(watchlist, count) for watchlist, count in rows]
 
 
+def page_watchlists(
+    s: Session, after_id: int | None = None, limit: int | None = None
+) -> list[tuple[Watchlist, int]]:
+    """Watchlists with their number of persons, by id (for keyset paging)."""
+    persons = func.count(Person.id)
+    query = select(Watchlist, persons).outerjoin(Person).group_by(Watchlist.id)
+    if after_id is not None:
+        query = query.where(Watchlist.id > after_id)
+    rows = s.execute(query.order_by(Watchlist.id).limit(limit))
+    return [(watchlist, count) for watchlist, count in rows]
+
+
 def delete_watchlist(s: Session, watchlist: Watchlist) -> list[str]:
     """Delete the list with its persons, photos, templates and matches; return freed media."""
     person_ids = select(Person.id).where(Person.watchlist_id == watchlist.id)
@@ -144,6 +158,29 @@ def list_persons(s: Session, watchlist: Watchlist | None = None) -> list[Person]
     return list(s.scalars(query))
 
 
+def search_persons(
+    s: Session,
+    watchlist_id: int | None = None,
+    name_contains: str | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[Person]:
+    """Persons by id, optionally of one list and whose name contains a text (any case).
+
+    The text is matched literally: ``%`` and ``_`` in it are not wildcards.
+    """
+    query = select(Person).order_by(Person.id)
+    if watchlist_id is not None:
+        query = query.where(Person.watchlist_id == watchlist_id)
+    if name_contains:
+        query = query.where(
+            func.lower(Person.name).contains(name_contains.lower(), autoescape=True)
+        )
+    if after_id is not None:
+        query = query.where(Person.id > after_id)
+    return list(s.scalars(query.limit(limit)))
+
+
 def delete_person(s: Session, person: Person) -> list[str]:
     """Delete the person with photos, templates and matches; return freed media."""
     shas = set(s.scalars(select(Photo.media_sha256).where(Photo.person_id == person.id)))
@@ -178,8 +215,14 @@ def add_photo(
 
 
 def add_template(
-    s: Session, person: Person, photo: Photo, model: str, vector: npt.ArrayLike
+    s: Session,
+    person: Person,
+    photo: Photo,
+    model: str,
+    vector: npt.ArrayLike,
+    cipher: Cipher | None = None,
 ) -> Template:
+    """Store one template, encrypted when a ``cipher`` (the configured key) is given."""
     values = np.asarray(vector, dtype=_VECTOR_DTYPE).reshape(-1)
     if values.size == 0 or not np.all(np.isfinite(values)):
         raise StoreError(f"template of model {model} is empty or not finite")
@@ -188,7 +231,7 @@ def add_template(
         photo_id=photo.id,
         model=model,
         dimension=int(values.size),
-        vector=values.tobytes(),
+        vector=seal(cipher, values.tobytes(), TEMPLATE),
     )
     s.add(template)
     s.flush()
@@ -197,21 +240,31 @@ def add_template(
 
 
 def gallery_templates(
-    s: Session, model: str, active_at: datetime | None = None
+    s: Session, model: str, active_at: datetime | None = None, cipher: Cipher | None = None
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], domain.FloatArray]:
     """All templates of ``model``: (template_ids, person_ids, watchlist_ids, vectors (N, D)).
 
     With ``active_at``, persons whose ``expires_at`` has passed by then are left out.
+    Encrypted templates need the ``cipher`` they were written with (else a ``CipherError``).
     """
     query = (
-        select(Template.id, Template.person_id, Person.watchlist_id, Template.vector)
+        select(
+            Template.id,
+            Template.person_id,
+            Person.watchlist_id,
+            Template.vector,
+            Template.dimension,
+        )
         .join(Person, Template.person_id == Person.id)
         .where(Template.model == model)
         .order_by(Template.id)
     )
     if active_at is not None:
         query = query.where(or_(Person.expires_at.is_(None), Person.expires_at > active_at))
-    rows = s.execute(query).all()
+    rows = [
+        (t_id, p_id, w_id, unseal(cipher, blob, TEMPLATE, f"template {t_id}", 4 * dim))
+        for t_id, p_id, w_id, blob, dim in s.execute(query)
+    ]
     ids = [np.array([row[i] for row in rows], np.int64) for i in range(3)]
     if not rows:
         return ids[0], ids[1], ids[2], np.zeros((0, 0), np.float32)
@@ -362,10 +415,11 @@ def _after_delete(s: Session, shas: set[str], sighting_ids: set[int]) -> list[st
 
 
 def unreferenced_media(s: Session, shas: Iterable[str]) -> list[str]:
-    """Those of ``shas`` that no photo and no sighting refers to."""
+    """Those of ``shas`` that no photo, sighting or investigation case refers to."""
     wanted = set(shas)
     if not wanted:
         return []
     used = set(s.scalars(select(Photo.media_sha256).where(Photo.media_sha256.in_(wanted))))
     used |= set(s.scalars(select(Sighting.crop_sha256).where(Sighting.crop_sha256.in_(wanted))))
+    used |= case_media(s, list(wanted))  # evidence of an investigation outlives the archive
     return sorted(wanted - used)

@@ -42,7 +42,7 @@ def test_boxes_and_landmarks_agree_with_opencv_face_detector_yn(path: Path) -> N
     height, width = image.shape[:2]
     scale = min(1.0, config.detection_max_side / max(height, width))
     size = (round(width * scale), round(height * scale))
-    scaled = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    scaled = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     oracle = cv2.FaceDetectorYN.create(
         str(BUNDLED["yunet"].path()),
         "",

@@ -1,0 +1,1 @@
+"""The HTTP API: ``create_app(ctx)`` builds it; each resource has a router in ``routers``."""

@@ -1,0 +1,270 @@
+"""Cameras: their configuration (stored), status and latest frame (live, from the service).
+
+A change takes effect at once when the API runs inside ``watchkeeper serve``: the camera's
+worker is restarted with the new settings (or stopped, when disabled or deleted). The URI is
+checked before anything is stored: an unknown scheme, a URL without a host or a bad port is
+a 422 with the reason. ``POST /cameras/test`` opens a URI for a few seconds and says whether
+frames come, for the console's "live test" before saving.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.problems import ProblemError
+from watchkeeper.context import AppContext
+from watchkeeper.service import registry
+from watchkeeper.service.camera import CameraStatus
+from watchkeeper.service.probe import check_uri, probe
+from watchkeeper.store import cameras as camera_store
+
+router = APIRouter(prefix="/cameras", tags=["cameras"])
+
+Roi = Annotated[
+    list[float] | None,
+    Field(
+        default=None,
+        max_length=200,
+        description="Region where faces count, in fractions of the picture (0..1): a box "
+        "[x1, y1, x2, y2] or a polygon [x, y, x, y, ...]. None: the whole picture.",
+    ),
+]
+
+
+class CameraStatusOut(BaseModel):
+    camera_id: int
+    name: str
+    state: str = Field(
+        description="starting, connecting, connected, reconnecting, failed, stopped or disabled"
+    )
+    reason: str | None = Field(description="Why the camera is not connected, when it is not.")
+    fps_in: float
+    fps_analysed: float
+    lag_s: float | None = Field(description="Age of the last analysed frame (live sources).")
+    last_frame_at: float | None = Field(description="Unix time of the last analysed frame.")
+    faces_per_s: float
+    frames_in: int
+    frames_analysed: int
+    faces: int
+    sightings: int
+    alerts: int
+    errors: int
+    attempts: int
+
+
+class CameraOut(BaseModel):
+    id: int
+    name: str
+    uri: str = Field(description="The source URI, with any password shown as ***.")
+    group: str
+    analysis_fps: float
+    enabled: bool
+    min_face_size: int | None
+    detection_threshold: float | None
+    roi: list[float] | None
+    created_at: datetime | None
+    status: CameraStatusOut | None = Field(
+        default=None, description="Live status; None when the API runs without the service."
+    )
+
+
+class CameraCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    uri: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="rtsp://, rtsps://, http(s):// (MJPEG, HLS, progressive video), a video "
+        "file, a folder of images or a device (/dev/video0) on the server.",
+    )
+    group: str = Field(default="default", min_length=1, max_length=100)
+    analysis_fps: float = Field(default=5.0, gt=0, le=60)
+    enabled: bool = True
+    min_face_size: int | None = Field(
+        default=None, ge=8, le=2000, description="Pixels; None: vision.min_face_size."
+    )
+    detection_threshold: float | None = Field(
+        default=None, gt=0, lt=1, description="None: vision.detection_threshold."
+    )
+    roi: Roi = None
+
+
+class CameraPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    uri: str | None = Field(default=None, min_length=1, max_length=2000)
+    group: str | None = Field(default=None, min_length=1, max_length=100)
+    analysis_fps: float | None = Field(default=None, gt=0, le=60)
+    enabled: bool | None = None
+    min_face_size: int | None = Field(default=None, ge=8, le=2000)
+    detection_threshold: float | None = Field(default=None, gt=0, lt=1)
+    roi: Roi = None
+    reason: str | None = Field(default=None, max_length=1000, description="For the audit log.")
+
+
+class CameraTest(BaseModel):
+    uri: str = Field(min_length=1, max_length=2000)
+    seconds: float = Field(default=3.0, gt=0, le=15, description="Give up after this long.")
+
+
+class CameraTestOut(BaseModel):
+    ok: bool = Field(description="True when at least one frame came.")
+    frames: int
+    seconds: float
+    width: int | None
+    height: int | None
+    fps_in: float | None
+    error: str | None
+
+
+def _ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def _manager(request: Request) -> Any:
+    return getattr(request.app.state.services, "cameras", None)
+
+
+def _status(request: Request, camera_id: int) -> CameraStatus | None:
+    manager = _manager(request)
+    return manager.status(camera_id) if manager is not None else None
+
+
+def _apply(request: Request, camera_id: int) -> None:
+    manager = _manager(request)
+    if manager is not None:
+        manager.apply(camera_id)
+
+
+def _unprocessable(exc: ValueError) -> ProblemError:
+    return ProblemError(422, str(exc), title="Invalid camera")
+
+
+@router.get("", response_model=Page[CameraOut], summary="List cameras with their status")
+def list_cameras(
+    request: Request,
+    page: Annotated[PageParams, Depends(page_params)],
+    _: Annotated[Principal, Depends(require("cameras:read"))],
+    group: Annotated[str | None, Query(max_length=100)] = None,
+    enabled: bool | None = None,
+) -> Page[CameraOut]:
+    with _ctx(request).db.session(readonly=True) as s:
+        rows = camera_store.list_cameras(s, enabled, group, page.after, page.limit + 1)
+        items = [
+            CameraOut(**registry.camera_document(row, _status(request, row.id))) for row in rows
+        ]
+    return paginate(request, items, page, key=lambda c: c.id)
+
+
+@router.post("", response_model=CameraOut, status_code=201, summary="Add a camera")
+def create_camera(
+    request: Request,
+    body: CameraCreate,
+    principal: Annotated[Principal, Depends(require("cameras:write"))],
+) -> CameraOut:
+    try:
+        document = registry.add_camera(_ctx(request).db, principal.actor, body.model_dump())
+    except registry.CameraConfigError as exc:
+        raise _unprocessable(exc) from None
+    _apply(request, document["id"])
+    return CameraOut(**registry.with_status(document, _status(request, document["id"])))
+
+
+@router.post("/test", response_model=CameraTestOut, summary="Try a URI: do frames come?")
+async def test_camera(
+    body: CameraTest, _: Annotated[Principal, Depends(require("cameras:write"))]
+) -> CameraTestOut:
+    try:
+        uri = check_uri(body.uri)
+    except ValueError as exc:
+        raise _unprocessable(exc) from None
+    result = await run_in_threadpool(probe, uri, body.seconds)
+    return CameraTestOut(**result.as_dict())
+
+
+@router.get("/{camera_id}", response_model=CameraOut, summary="One camera with its status")
+def get_camera(
+    request: Request,
+    camera_id: int,
+    _: Annotated[Principal, Depends(require("cameras:read"))],
+) -> CameraOut:
+    with _ctx(request).db.session(readonly=True) as s:
+        row = camera_store.get_camera(s, camera_id)
+        return CameraOut(**registry.camera_document(row, _status(request, camera_id)))
+
+
+@router.patch("/{camera_id}", response_model=CameraOut, summary="Change a camera")
+def patch_camera(
+    request: Request,
+    camera_id: int,
+    body: CameraPatch,
+    principal: Annotated[Principal, Depends(require("cameras:write"))],
+) -> CameraOut:
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    for field in ("name", "uri", "group", "analysis_fps", "enabled"):
+        if field in changes and changes[field] is None:
+            raise ProblemError(422, f"{field} cannot be null", title="Invalid camera")
+    try:
+        document = registry.update_camera(
+            _ctx(request).db, principal.actor, camera_id, changes, body.reason
+        )
+    except registry.CameraConfigError as exc:
+        raise _unprocessable(exc) from None
+    _apply(request, camera_id)
+    return CameraOut(**registry.with_status(document, _status(request, camera_id)))
+
+
+@router.delete("/{camera_id}", status_code=204, summary="Delete a camera without sightings")
+def delete_camera(
+    request: Request,
+    camera_id: int,
+    principal: Annotated[Principal, Depends(require("cameras:write"))],
+    reason: Annotated[str | None, Query(max_length=1000, description="For the audit log.")] = None,
+) -> Response:
+    registry.delete_camera(_ctx(request).db, principal.actor, camera_id, reason)
+    manager = _manager(request)
+    if manager is not None:
+        manager.remove(camera_id)
+    return Response(status_code=204)
+
+
+@router.get("/{camera_id}/status", response_model=CameraStatusOut, summary="Live status")
+def camera_status(
+    request: Request,
+    camera_id: int,
+    _: Annotated[Principal, Depends(require("cameras:read"))],
+) -> CameraStatusOut:
+    with _ctx(request).db.session(readonly=True) as s:
+        row = camera_store.get_camera(s, camera_id)
+        name, enabled = row.name, row.enabled
+    status = _status(request, camera_id)
+    if status is None:
+        state = "stopped" if enabled else "disabled"
+        reason = "the camera service is not running in this process" if enabled else None
+        status = CameraStatus(camera_id, name, state, reason)
+    return CameraStatusOut(**status.as_dict())
+
+
+@router.get(
+    "/{camera_id}/snapshot",
+    summary="The latest analysed frame as JPEG (from memory; never stored)",
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def camera_snapshot(
+    request: Request,
+    camera_id: int,
+    _: Annotated[Principal, Depends(require("cameras:read"))],
+) -> Response:
+    with _ctx(request).db.session(readonly=True) as s:
+        name = camera_store.get_camera(s, camera_id).name
+    manager = _manager(request)
+    jpeg = manager.snapshot(camera_id) if manager is not None else None
+    if jpeg is None:
+        raise ProblemError(404, f'camera "{name}" has no frame yet (not running or not connected)')
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,108 @@
+"""The retention job: what outlived its purpose is deleted, and the deletion is audited.
+
+- Watchlist entries are deleted (person, photos, templates, matches, and sightings left
+  without a match) ``policy.expired_entry_grace_days`` after they expired. They stopped
+  matching at expiry already; the grace period leaves time to extend an entry that expired
+  by mistake, and to finish reviewing its alerts.
+- Archived sightings (archive mode of a camera group) are deleted when their own expiry
+  passes, with their crops and templates.
+
+Run it with ``watchkeeper policy purge`` (e.g. from cron) or call :func:`purge` from the
+service loop. Files are deleted after the rows are committed, so a failure never leaves a
+row pointing at a missing file.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from watchkeeper.policy import audit
+from watchkeeper.store import Database, MediaStore, repository
+from watchkeeper.store import policy as policy_store
+from watchkeeper.store.models import Person, Photo, Template
+
+log = logging.getLogger(__name__)
+
+ACTOR = "system:retention"
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    persons: int
+    archived_sightings: int
+    files: int
+
+
+def purge(
+    db: Database, media: MediaStore, grace_days: int, now: datetime | None = None
+) -> PurgeReport:
+    """Delete expired entries past their grace period and expired archived sightings."""
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(days=grace_days)
+    freed: set[str] = set()
+    with db.session() as s:
+        expired = list(
+            s.scalars(select(Person).where(Person.expires_at <= cutoff).order_by(Person.id))
+        )
+        for person in expired:
+            details = {
+                "watchlist": person.watchlist.name,
+                "expired_at": person.expires_at.isoformat() if person.expires_at else None,
+                "photos": _count(s, Photo, person.id),
+                "templates": _count(s, Template, person.id),
+            }
+            person_id = person.id
+            freed.update(repository.delete_person(s, person))
+            audit.record(
+                s,
+                actor=ACTOR,
+                action="person.purge",
+                object_type="person",
+                object_id=person_id,
+                reason=f"expired, grace period of {grace_days} days over",
+                details=details,
+            )
+        archived = policy_store.expired_archive(s, now)
+        if archived:
+            policy_store.delete_sightings(s, [sighting_id for sighting_id, _ in archived])
+            s.flush()
+            freed.update(repository.unreferenced_media(s, [sha for _, sha in archived if sha]))
+            audit.record(
+                s,
+                actor=ACTOR,
+                action="archive.purge",
+                object_type="sighting",
+                reason="archive period over",
+                details={"sightings": len(archived)},
+            )
+        files = sorted(freed)
+    for sha in files:
+        media.delete(sha)
+    report = PurgeReport(len(expired), len(archived), len(files))
+    log.info("retention purge: %s", report)
+    return report
+
+
+def _count(s: Session, table: type[Photo] | type[Template], person_id: int) -> int:
+    # counted in SQL: loading the rows would make the ORM delete them itself, after the cascade
+    return int(s.scalar(select(func.count()).where(table.person_id == person_id)) or 0)
+
+
+def set_archive(db: Database, group: str, days: int | None, actor: str, reason: str) -> None:
+    """Turn archive mode of a camera group on (``days`` > 0) or off (0 or None), audited."""
+    with db.session() as s:
+        row = policy_store.set_archive_days(s, group, days or None, actor)
+        audit.record(
+            s,
+            actor=actor,
+            action="camera_group.archive",
+            object_type="camera_group",
+            object_id=group,
+            reason=reason,
+            details={"archive_days": row.archive_days},
+        )

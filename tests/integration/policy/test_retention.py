@@ -1,0 +1,102 @@
+"""The retention job and archive mode: what outlived its purpose leaves the disk, audited."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from policy_world import World, make_world, sighting_of
+from sqlalchemy import select
+
+from watchkeeper.policy import retention
+from watchkeeper.recognition import record_archived, record_matches
+from watchkeeper.store import policy as policy_store
+from watchkeeper.store import repository
+from watchkeeper.store.models import AuditEvent
+from watchkeeper.store.policy import ArchivedSighting
+from watchkeeper.vision import FaceAnalyzer
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def world(tmp_path: Path, analyzer: FaceAnalyzer) -> World:
+    return make_world(tmp_path, analyzer)
+
+
+def test_expired_entries_are_purged_after_the_grace_period_only(world: World):
+    world.watchlist("missing")
+    expired = world.enrol("missing", expires_at=NOW - timedelta(days=10))
+    kept = world.enrol("missing", who="paul_rudd", expires_at=NOW + timedelta(days=10))
+    assert len(world.media.shas()) == 2
+
+    early = retention.purge(world.db, world.media, grace_days=30, now=NOW)
+    assert early.persons == 0 and len(world.media.shas()) == 2
+
+    report = retention.purge(world.db, world.media, grace_days=30, now=NOW + timedelta(days=21))
+    assert (report.persons, report.files) == (1, 1)
+    with world.db.session(readonly=True) as s:
+        assert [p.id for p in repository.list_persons(s)] == [kept.person_id]
+        assert repository.counts(s)["templates"] == 1
+    assert world.media.shas() == [hashlib.sha256(kept.photos[0].data).hexdigest()]
+    with world.db.session(readonly=True) as s:
+        purges = s.scalars(select(AuditEvent).where(AuditEvent.action == "person.purge")).all()
+        assert [e.object_id for e in purges] == [str(expired.person_id)]
+        assert purges[0].actor == "system:retention"
+    assert world.audit_ok()
+
+
+def test_archive_mode_keeps_unmatched_sightings_with_an_expiry_and_the_purge_removes_them(
+    world: World,
+):
+    world.watchlist("missing")
+    passer_by = world.enrol("missing")  # only used for a realistic template
+    with world.db.session() as s:
+        freed = repository.delete_person(s, repository.get_person(s, passer_by.person_id))
+    for sha in freed:
+        world.media.delete(sha)
+    world.camera("platform-3", "station")
+    assert world.recogniser().archive_days("platform-3") is None  # off by default
+
+    retention.set_archive(world.db, "station", 7, "user:owner", "retrospective search pilot")
+    recogniser = world.recogniser()
+    assert recogniser.archive_days("platform-3") == 7
+    sighting = sighting_of(passer_by, "platform-3", NOW, world.analyzer.model)
+    assert recogniser.match(sighting) == []
+    with pytest.raises(ValueError, match="must not be stored"):
+        record_matches(world.db, world.media, "file:platform-3", [(sighting, [])])
+
+    before = datetime.now(UTC)
+    ids = record_archived(world.db, world.media, "file:platform-3", [sighting], 7)
+    after = datetime.now(UTC)
+    with world.db.session(readonly=True) as s:
+        row = s.get(ArchivedSighting, ids[0])
+        assert row is not None and row.camera_group == "station"
+        assert before + timedelta(days=7) <= row.expires_at <= after + timedelta(days=7)
+        templates = policy_store.archived_templates(s, world.analyzer.model)
+        assert [sighting_id for _, sighting_id, _ in templates] == ids
+        crop = repository.counts(s)
+        assert crop["sightings"] == 1 and crop["sighting_templates"] == 1
+    assert len(world.media.shas()) == 1  # the crop (the person's photo was deleted)
+
+    early = retention.purge(world.db, world.media, 30, now=NOW + timedelta(days=6))
+    assert early.archived_sightings == 0
+    report = retention.purge(world.db, world.media, 30, now=NOW + timedelta(days=8))
+    assert (report.archived_sightings, report.files) == (1, 1)
+    with world.db.session(readonly=True) as s:
+        left = repository.counts(s)
+        assert left["sightings"] == left["sighting_templates"] == left["archived_sightings"] == 0
+    assert world.media.shas() == []
+    assert {"camera_group.archive", "sighting.archive", "archive.purge"} <= set(world.actions())
+    assert world.audit_ok()
+
+
+def test_archive_mode_can_be_turned_off_again(world: World):
+    retention.set_archive(world.db, "station", 7, "user:owner", "pilot")
+    retention.set_archive(world.db, "station", 0, "user:owner", "pilot over")
+    with world.db.session(readonly=True) as s:
+        assert policy_store.archive_days(s) == {}
+    with pytest.raises(ValueError, match="archive mode is off"):
+        record_archived(world.db, world.media, "x", [], 0)
