@@ -26,8 +26,7 @@ test: setup
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/python bench/pipeline.py
-	$(BIN)/python bench/gallery.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) watchkeeper-data .pytest_cache .ruff_cache

@@ -91,6 +91,7 @@ class FaceTracker:
         self.min_quality = min_quality
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
+        self._order = itertools.count()
 
     def update(
         self,
@@ -211,7 +212,7 @@ class FaceTracker:
             quality=quality,
             aligned=aligned[face_index].copy(),
         )
-        entry = (quality, frame_index, observation)
+        entry = (quality, next(self._order), observation)  # the counter breaks ties
         if len(track.best) < self.config.best_k:
             heapq.heappush(track.best, entry)
         elif quality > track.best[0][0]:

@@ -7,6 +7,7 @@ between 0 and ``min(cap, base · 2ⁿ⁻¹)`` ("full jitter"), and resets once f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -59,6 +60,8 @@ class ReconnectingSource:
         self._lock = threading.Lock()
         self._current: Source | None = None
         self._frames_in_closed = 0
+        self._index_base = 0  # first index of the current connection's frames
+        self._next_index = 0
         self._errors_closed = 0
 
     @property
@@ -122,8 +125,13 @@ class ReconnectingSource:
                 self._recorder.set_state("stopped")
 
     def _session(self) -> Iterator[Frame]:
-        """One connection: open, read until it fails, close."""
+        """One connection: open, read until it fails, close.
+
+        Frame indices go on from where the previous connection stopped (each connection
+        counts from 0): downstream, a track must never see the same index twice.
+        """
         self._recorder.attempt()
+        self._index_base = self._next_index
         source = self.opener()
         with self._lock:
             self._current = source
@@ -135,6 +143,8 @@ class ReconnectingSource:
                 if self._stop.is_set():
                     return
                 self._recorder.frame_out(frame.timestamp, live=True)
+                frame = dataclasses.replace(frame, index=self._index_base + frame.index)
+                self._next_index = frame.index + 1
                 yield frame
             if not self._stop.is_set():
                 raise SourceError(f"{source.name}: the stream ended")

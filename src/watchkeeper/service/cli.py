@@ -1,0 +1,225 @@
+"""``watchkeeper serve`` and ``watchkeeper camera add|list|update|delete``.
+
+``serve`` is one process: the API (uvicorn), the camera manager and the notification
+dispatcher. SIGTERM or SIGINT (Ctrl-C) stops it gracefully: the API stops accepting, camera
+workers close their open tracks into sightings and alerts, the outbox gets a last delivery
+pass, then the process exits (docs/architecture.md, "Shutdown").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from watchkeeper.context import AppContext
+from watchkeeper.service import logs, registry
+from watchkeeper.service.runtime import Services
+from watchkeeper.store import cameras as camera_store
+
+console = Console()
+
+camera_app = typer.Typer(help="Add, list, change and delete cameras.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+GRACEFUL_HTTP_S = 3  # open SSE streams are closed after this, then the services stop
+
+
+def _context(ctx: typer.Context) -> AppContext:
+    context = ctx.find_root().obj
+    assert isinstance(context, AppContext)
+    return context
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: api.port).")] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log one JSON object per line.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Run the cameras on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
+            "(needs the [cluster] extra and PostgreSQL; docs/scaling.md).",
+        ),
+    ] = None,
+) -> None:
+    """Run the service: API, camera workers and alert notifications, in one process."""
+    from watchkeeper.api.app import create_app
+    from watchkeeper.api.metrics import Metrics
+
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        raise typer.BadParameter(f"unknown level {log_level!r}", param_hint="--log-level")
+    logs.configure(level, log_json)
+    app_ctx = _context(ctx)
+    settings = app_ctx.settings.api
+    metrics = Metrics()
+    if cluster is not None:  # imported here: one machine never imports Ray
+        from watchkeeper.cluster.runtime import ClusterServices
+
+        services: object = ClusterServices(app_ctx, cluster)
+    else:
+        services = Services(app_ctx, registry=metrics.registry)
+    app = create_app(app_ctx, services=services, metrics=metrics)
+    config = uvicorn.Config(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,  # keep ours (JSON or text) for uvicorn's loggers too
+        log_level=level,
+        timeout_graceful_shutdown=GRACEFUL_HTTP_S,
+        server_header=False,
+        access_log=False,  # requests are counted in /metrics; a log line each is noise
+    )
+    # Returns after SIGTERM/SIGINT once the services have stopped; uvicorn then re-raises the
+    # signal, so the process ends "killed by SIGTERM" as service managers expect of a clean stop.
+    _Server(config, services).run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, ending the live event streams as soon as it is told to stop.
+
+    uvicorn waits for open connections before it stops the app; an SSE stream never ends by
+    itself, so without this every shutdown would wait for the full graceful timeout.
+    """
+
+    def __init__(self, config: uvicorn.Config, services: Services) -> None:
+        super().__init__(config)
+        self.services = services
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.services.broker.close()
+        super().handle_exit(sig, frame)
+
+
+# --- cameras ---------------------------------------------------------------------------------
+
+
+def _roi(value: str | None) -> list[float] | None:
+    if value is None or value.strip().lower() in ("", "none"):
+        return None
+    try:
+        return [float(part) for part in value.split(",")]
+    except ValueError:
+        raise typer.BadParameter(
+            "give numbers separated by commas, e.g. 0.1,0.2,0.9,1", param_hint="--roi"
+        ) from None
+
+
+def _print(document: dict[str, Any], as_json: bool, verb: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    else:
+        console.print(f"{verb} camera [bold]{document['name']}[/] (id {document['id']})")
+
+
+@camera_app.command("add")
+def camera_add(
+    ctx: typer.Context,
+    name: str,
+    uri: Annotated[str, typer.Option(help="rtsp://, http(s)://, a video file or image folder.")],
+    group: Annotated[str, typer.Option(help="Camera group, e.g. airport.")] = "default",
+    fps: Annotated[float, typer.Option(min=0.01, max=60, help="Frames analysed per second.")] = 5.0,
+    min_face_size: Annotated[
+        int | None, typer.Option(min=8, max=2000, help="Smallest face in pixels.")
+    ] = None,
+    detection_threshold: Annotated[
+        float | None, typer.Option(min=0.01, max=0.99, help="Minimum detector confidence.")
+    ] = None,
+    roi: Annotated[
+        str | None, typer.Option(help="Region x1,y1,x2,y2 or a polygon, in fractions 0..1.")
+    ] = None,
+    enabled: Annotated[bool, typer.Option(help="Watch it as soon as the service runs.")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a camera (the running service picks it up at its next start)."""
+    app_ctx = _context(ctx)
+    values = {
+        "name": name, "uri": uri, "group": group, "analysis_fps": fps, "enabled": enabled,
+        "min_face_size": min_face_size, "detection_threshold": detection_threshold,
+        "roi": _roi(roi),
+    }  # fmt: skip
+    try:
+        document = registry.add_camera(app_ctx.db, app_ctx.actor, values)
+    except registry.CameraConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _print(document, as_json, "added")
+
+
+@camera_app.command("list")
+def camera_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List cameras and their settings."""
+    with _context(ctx).db.session(readonly=True) as s:
+        rows = [registry.camera_document(c) for c in camera_store.list_cameras(s)]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    table = Table("id", "name", "uri", "group", "fps", "enabled", "min face", "threshold", "roi")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["name"], r["uri"], r["group"], f"{r['analysis_fps']:g}",
+            "yes" if r["enabled"] else "no", str(r["min_face_size"] or "—"),
+            str(r["detection_threshold"] or "—"), str(r["roi"] or "—"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@camera_app.command("update")
+def camera_update(
+    ctx: typer.Context,
+    camera: Annotated[str, typer.Argument(help="Camera name or id.")],
+    uri: Annotated[str | None, typer.Option(help="New source URI.")] = None,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    group: Annotated[str | None, typer.Option(help="New group.")] = None,
+    fps: Annotated[float | None, typer.Option(min=0.01, max=60)] = None,
+    min_face_size: Annotated[int | None, typer.Option(min=8, max=2000)] = None,
+    detection_threshold: Annotated[float | None, typer.Option(min=0.01, max=0.99)] = None,
+    roi: Annotated[str | None, typer.Option(help="New region, or 'none' for all.")] = None,
+    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    reason: Annotated[str | None, typer.Option(help="For the audit log.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a camera's settings (the running service applies them at its next start)."""
+    app_ctx = _context(ctx)
+    given = {
+        "uri": uri, "name": name, "group": group, "analysis_fps": fps, "enabled": enabled,
+        "min_face_size": min_face_size, "detection_threshold": detection_threshold,
+    }  # fmt: skip
+    changes = {k: v for k, v in given.items() if v is not None}
+    if roi is not None:
+        changes["roi"] = _roi(roi)
+    try:
+        document = registry.update_camera(app_ctx.db, app_ctx.actor, camera, changes, reason)
+    except registry.CameraConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _print(document, as_json, "updated")
+
+
+@camera_app.command("delete")
+def camera_delete(
+    ctx: typer.Context,
+    camera: Annotated[str, typer.Argument(help="Camera name or id.")],
+    reason: Annotated[str | None, typer.Option(help="For the audit log.")] = None,
+) -> None:
+    """Delete a camera that has no stored sightings (otherwise: --disabled)."""
+    app_ctx = _context(ctx)
+    camera_id = registry.delete_camera(app_ctx.db, app_ctx.actor, camera, reason)
+    console.print(f"deleted camera {camera} (id {camera_id})")
+
+
+def mount(app: typer.Typer) -> None:
+    """Add ``serve`` and ``camera`` to the ``watchkeeper`` command."""
+    app.command("serve")(serve)
+    app.add_typer(camera_app, name="camera")

@@ -1,0 +1,120 @@
+"""The camera manager against real stream servers: reconnection, isolation of a broken camera."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+from camera_servers import RtspServer, garbage_camera, mjpeg_camera
+from service_harness import make_context, wait_for
+
+from watchkeeper.context import AppContext
+from watchkeeper.demo import CLIP
+from watchkeeper.service import Services, registry
+from watchkeeper.streams import open_source
+from watchkeeper.vision import FaceAnalyzer
+from watchkeeper.vision.imageio import encode_jpeg
+
+FAST_RECONNECT = {"backoff_base_s": 0.2, "backoff_cap_s": 1.0, "read_timeout_s": 3.0}
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, analyzer: FaceAnalyzer) -> Iterator[AppContext]:
+    context = make_context(tmp_path / "data", analyzer, streams=FAST_RECONNECT)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def jpegs() -> list[bytes]:
+    """Ten frames of the clip at 640×360, as a small MJPEG camera would send them."""
+    source = open_source(str(CLIP), "clip", analysis_fps=25)
+    pictures = []
+    for frame in source.frames():
+        pictures.append(encode_jpeg(cv2.resize(frame.image, (640, 360)), quality=80))
+        if len(pictures) == 10:
+            source.close()
+    return pictures
+
+
+def add(ctx: AppContext, name: str, uri: str) -> int:
+    return int(registry.add_camera(ctx.db, "test", {"name": name, "uri": uri})["id"])
+
+
+def test_an_rtsp_camera_reconnects_after_the_stream_restarts_and_produces_again(ctx):
+    server = RtspServer(CLIP).start()
+    services = Services(ctx)
+    camera = add(ctx, "entrance", server.url)
+    services.start()
+    try:
+        status = wait_for(
+            lambda: (s := services.cameras.status(camera)) and s.frames_analysed >= 3 and s,
+            30, "frames from the RTSP camera",
+        )  # fmt: skip
+        assert status.state == "connected"
+        assert services.cameras.snapshot(camera)[:2] == b"\xff\xd8"  # a JPEG, from memory
+        server.stop()
+        dropped = wait_for(
+            lambda: (s := services.cameras.status(camera)).state != "connected" and s,
+            15, "the camera to notice the drop",
+        )  # fmt: skip
+        assert dropped.state in ("reconnecting", "connecting")
+        assert "stream" in (dropped.reason or "")
+        before = services.cameras.status(camera).frames_analysed
+        server.start()  # same port: the camera comes back
+        back = wait_for(
+            lambda: (s := services.cameras.status(camera)).frames_analysed >= before + 3 and s,
+            30, "frames after the restart",
+        )  # fmt: skip
+        assert back.state == "connected"
+        assert back.attempts >= 2
+        assert server.sessions >= 2
+    finally:
+        services.stop()
+        server.stop()
+
+
+def test_a_stream_of_garbage_fails_its_camera_and_no_other(ctx, jpegs):
+    good, bad = mjpeg_camera(jpegs).start(), garbage_camera().start()
+    services = Services(ctx)
+    good_id, bad_id = add(ctx, "lobby", good.url), add(ctx, "broken", bad.url)
+    services.start()
+    try:
+        wait_for(
+            lambda: services.cameras.status(bad_id).attempts >= 2, 20, "two tries of the garbage"
+        )
+        healthy = wait_for(
+            lambda: (s := services.cameras.status(good_id)).frames_analysed >= 5 and s,
+            20, "frames from the good camera",
+        )  # fmt: skip
+        broken = services.cameras.status(bad_id)
+        assert healthy.state == "connected" and healthy.reason is None
+        assert broken.state in ("reconnecting", "connecting", "failed")
+        assert broken.frames_analysed == 0
+        assert "cannot open the stream" in (broken.reason or "")
+        assert bad.requests >= 2
+    finally:
+        services.stop()
+        good.stop()
+        bad.stop()
+    assert {s.state for s in services.cameras.statuses()} <= {"stopped", "disabled"}
+
+
+def test_a_camera_with_an_unreachable_host_keeps_retrying_without_blocking_start(ctx, jpegs):
+    good = mjpeg_camera(jpegs).start()
+    services = Services(ctx)
+    dead = add(ctx, "dead", "rtsp://127.0.0.1:9/nothing")
+    alive = add(ctx, "alive", good.url)
+    services.start()
+    try:
+        wait_for(lambda: services.cameras.status(alive).frames_analysed >= 3, 20, "frames")
+        status = wait_for(
+            lambda: (s := services.cameras.status(dead)).attempts >= 2 and s, 20, "retries"
+        )
+        assert status.state in ("reconnecting", "connecting")
+        assert "Connection refused" in (status.reason or "")
+    finally:
+        services.stop()
+        good.stop()
