@@ -109,6 +109,14 @@ class TrackingConfig(BaseModel):
     best_k: int = Field(
         default=3, ge=1, le=32, description="Embed only this many best-quality frames per track."
     )
+    early_match_after: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="Live cameras: once a track has this many detections, its best face so far "
+        "is screened and, if it may be someone listed, matched at once instead of when the "
+        "person leaves the picture (0: only when the track closes).",
+    )
     max_track_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -105,6 +105,7 @@ class Observation:
     score: float
     quality: float
     aligned: ImageArray  # 112×112×3 BGR, kept only for the best frames of a track
+    template: FloatArray | None = None  # its embedding, once computed (never computed twice)
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.config import TrackingConfig
-from watchkeeper.domain import FloatArray, Frame, Sighting
+from watchkeeper.domain import FloatArray, Frame, Observation, Sighting
 from watchkeeper.pipeline.tracker import FaceTracker, Track
 from watchkeeper.vision import FaceAnalyzer
 
@@ -37,6 +37,7 @@ class PipelineStats:
     tracks_closed: int = 0
     unusable_tracks: int = 0
     sightings: int = 0
+    early_sightings: int = 0
     detect_s: float = 0.0
     embed_s: float = 0.0
     faces_per_frame: list[int] = field(default_factory=list)
@@ -52,11 +53,13 @@ class CameraPipeline:
         tracking: TrackingConfig,
         min_quality: float,
         screen: Screen | None = None,
+        early_after: int = 0,
     ) -> None:
         self.camera = camera
         self.analyzer = analyzer
         self.tracker = FaceTracker(tracking, min_quality)
         self.screen = screen
+        self.early_after = early_after
         self.stats = PipelineStats()
 
     def process(self, frame: Frame) -> list[Sighting]:
@@ -69,20 +72,54 @@ class CameraPipeline:
         closed = self.tracker.update(
             frame.index, frame.timestamp, frame.image, analysed.faces, analysed.aligned
         )
-        return self._close(closed)
+        return self._early() + self._close(closed)
 
     def finish(self) -> list[Sighting]:
         """Close all open tracks: the source ended or the camera is stopping."""
         return self._close(self.tracker.flush())
 
-    def _embed(self, crops: list[np.ndarray]) -> FloatArray:
-        if not crops:
-            return np.zeros((0, 0), np.float32)
+    def _early(self) -> list[Sighting]:
+        """Sightings of open tracks whose first good faces already look like someone listed.
+
+        A live alert should not wait for the person to leave the picture: once a track has
+        ``early_after`` detections, its best face so far is embedded and screened, and a
+        track that may match is reported at once (its final sighting follows at close; alerts
+        fold the two). Tracks that screen as nobody are not looked at again until they close.
+        """
+        if not self.early_after or self.screen is None:
+            return []
+        ready = [
+            t
+            for t in self.tracker.tracks
+            if not t.early_checked and t.detections >= self.early_after and t.best
+        ]
+        if not ready:
+            return []
+        for track in ready:
+            track.early_checked = True
+        groups = [self._ranked(t) for t in ready]
+        self._embed_missing([group[0] for group in groups])
+        firsts = np.stack([group[0].template for group in groups])  # type: ignore[misc]
+        wanted = self.screen(firsts)
+        candidates = [(t, g[:1]) for t, g, w in zip(ready, groups, wanted, strict=True) if w]
+        self.stats.early_sightings += len(candidates)
+        return [self._sighting(track, used) for track, used in candidates]
+
+    @staticmethod
+    def _ranked(track: Track) -> list[Observation]:
+        return [entry[2] for entry in sorted(track.best, key=lambda e: -e[0])]
+
+    def _embed_missing(self, observations: list[Observation]) -> None:
+        """Embed, in one batch, the observations that have no template yet."""
+        missing = [o for o in observations if o.template is None]
+        if not missing:
+            return
         started = time.perf_counter()
-        vectors = self.analyzer.embed(np.stack(crops))
+        vectors = self.analyzer.embed(np.stack([o.aligned for o in missing]))
         self.stats.embed_s += time.perf_counter() - started
-        self.stats.embedded += len(crops)
-        return vectors
+        self.stats.embedded += len(missing)
+        for observation, vector in zip(missing, vectors, strict=True):
+            observation.template = vector
 
     def _close(self, tracks: list[Track]) -> list[Sighting]:
         self.stats.tracks_closed += len(tracks)
@@ -90,48 +127,35 @@ class CameraPipeline:
         self.stats.unusable_tracks += len(tracks) - len(usable)
         if not usable:
             return []
-        groups = [[entry[2] for entry in sorted(t.best, key=lambda e: -e[0])] for t in usable]
+        groups = [self._ranked(t) for t in usable]
         # The best face of every track first; the others only where screening says they
         # could change the decision (a clear non-match needs no second look).
-        firsts = self._embed([group[0].aligned for group in groups])
+        self._embed_missing([group[0] for group in groups])
+        firsts = np.stack([group[0].template for group in groups])  # type: ignore[misc]
         wanted = self.screen(firsts) if self.screen else np.ones(len(groups), bool)
-        rest = self._embed(
-            [
-                o.aligned
-                for group, more in zip(groups, wanted, strict=True)
-                if more
-                for o in group[1:]
-            ]
-        )
-        sightings = []
-        offset = 0
-        for index, (track, group) in enumerate(zip(usable, groups, strict=True)):
-            used = group if wanted[index] else group[:1]
-            extra = rest[offset : offset + len(used) - 1]
-            offset += len(used) - 1
-            templates = np.concatenate(
-                [firsts[index : index + 1], extra.reshape(-1, firsts.shape[1])]
-            )
-            assert track.best_crop is not None and track.best_crop_box is not None
-            sightings.append(
-                Sighting(
-                    camera=self.camera,
-                    track_id=track.track_id,
-                    started_at=track.started_at,
-                    ended_at=track.ended_at,
-                    first_frame=track.first_frame,
-                    last_frame=track.last_frame,
-                    detections=track.detections,
-                    best_frame=track.best_crop_frame,
-                    best_box=track.best_crop_box,
-                    best_crop=track.best_crop,
-                    best_quality=track.best_crop_quality,
-                    templates=templates,
-                    model=self.analyzer.model,
-                    template_frames=[o.frame_index for o in used],
-                )
-            )
-            # the aligned faces have served their purpose: let them go with the track
-            track.best.clear()
+        chosen = [group if more else group[:1] for group, more in zip(groups, wanted, strict=True)]
+        self._embed_missing([o for group in chosen for o in group[1:]])
+        sightings = [self._sighting(t, used) for t, used in zip(usable, chosen, strict=True)]
+        for track in usable:
+            track.best.clear()  # the aligned faces have served their purpose
         self.stats.sightings += len(sightings)
         return sightings
+
+    def _sighting(self, track: Track, used: list[Observation]) -> Sighting:
+        assert track.best_crop is not None and track.best_crop_box is not None
+        return Sighting(
+            camera=self.camera,
+            track_id=track.track_id,
+            started_at=track.started_at,
+            ended_at=track.ended_at,
+            first_frame=track.first_frame,
+            last_frame=track.last_frame,
+            detections=track.detections,
+            best_frame=track.best_crop_frame,
+            best_box=track.best_crop_box,
+            best_crop=track.best_crop,
+            best_quality=track.best_crop_quality,
+            templates=np.stack([o.template for o in used]),  # type: ignore[misc]
+            model=self.analyzer.model,
+            template_frames=[o.frame_index for o in used],
+        )

@@ -47,6 +47,7 @@ class Track:
     best_crop_quality: float = -1.0
     best_crop_frame: int = -1
     best_crop_box: FloatArray | None = None
+    early_checked: bool = False  # whether the track was already looked at before closing
 
     def predicted_box(self) -> FloatArray:
         return self.box + self.velocity * (self.missed + 1)

@@ -26,7 +26,7 @@ import numpy as np
 from watchkeeper.alerts import AlertService, CameraRef
 from watchkeeper.config import Settings
 from watchkeeper.domain import Frame, Match, Sighting
-from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher
+from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import record_archived
 from watchkeeper.service.batcher import Inference
@@ -147,6 +147,7 @@ class CameraRunner:
         observe: FrameObserver | None = None,
         archive_days: Callable[[str], int | None] | None = None,
         counters: ActivityCounters | None = None,
+        screen: Screen | None = None,
     ) -> None:
         self.spec = spec
         self.inference = inference
@@ -156,6 +157,7 @@ class CameraRunner:
         self.observe = observe
         self.archive_days = archive_days
         self.counters = counters
+        self.screen = screen
         try:
             self.live = SOURCE_KINDS[resolve(spec.uri)[0]].live
         except SourceError:  # the thread meets the same error and shows it as the status
@@ -228,6 +230,8 @@ class CameraRunner:
                 CameraFilter(self.inference, self.spec),  # type: ignore[arg-type]
                 self.settings.tracking,
                 self.settings.vision.min_quality,
+                self.screen,
+                early_after=self.settings.tracking.early_match_after if self.live else 0,
             )
             on_frame = (
                 self.counters.frame_hook(pipeline, then=self._on_frame)

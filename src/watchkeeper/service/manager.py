@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from watchkeeper.alerts import AlertService, EventBroker
 from watchkeeper.config import Settings
-from watchkeeper.pipeline import Matcher
+from watchkeeper.pipeline import Matcher, Screen
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.service.batcher import Inference
 from watchkeeper.service.camera import CameraRunner, CameraSpec, CameraStatus, FrameObserver
@@ -49,6 +49,7 @@ class CameraManager:
         observe: FrameObserver | None = None,
         archive_days: Callable[[str], int | None] | None = None,
         counters: ActivityCounters | None = None,
+        screen: Screen | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -60,6 +61,7 @@ class CameraManager:
         self.observe = observe
         self.archive_days = archive_days
         self.counters = counters
+        self.screen = screen
         self._runners: dict[int, CameraRunner] = {}
         self._specs: dict[int, CameraSpec] = {}
         self._lock = threading.Lock()
@@ -145,7 +147,7 @@ class CameraManager:
             return
         runner = CameraRunner(
             spec, self.inference, self.match, self.alerts, self.settings, self.observe,
-            self.archive_days, self.counters,
+            self.archive_days, self.counters, self.screen,
         )  # fmt: skip
         with self._lock:
             self._runners[spec.id] = runner

@@ -84,6 +84,7 @@ class Services:
             refresh_gallery=self.recogniser.refresh,
             archive_days=self.recogniser.archive_days,
             counters=self.counters,
+            screen=self.recogniser.screen,
         )
         self.metrics.watch(self.cameras.statuses, self._pending, lambda: self.broker.subscribers)
 

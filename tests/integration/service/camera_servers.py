@@ -108,6 +108,9 @@ class RtspServer:
         """Stop like a camera losing power: the listener, every client and FFmpeg go."""
         self._running = False
         if self._listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone leaves the port bound
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
         with self._lock:
             clients, self.clients = self.clients, {}

@@ -1,0 +1,53 @@
+"""Live cameras report a likely match while the person is still in view, not when they leave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from watchkeeper.config import Settings
+from watchkeeper.domain import Sighting
+from watchkeeper.pipeline import CameraPipeline
+from watchkeeper.streams import open_source
+from watchkeeper.vision import FaceAnalyzer
+
+
+def run(
+    clip: Path, analyzer: FaceAnalyzer, early_after: int, screen
+) -> tuple[list, list, CameraPipeline]:
+    settings = Settings()
+    pipeline = CameraPipeline(
+        "arcade", analyzer, settings.tracking, settings.vision.min_quality, screen, early_after
+    )
+    timeline: list[tuple[int, Sighting]] = []
+    for frame in open_source(str(clip), "arcade", 5.0).frames():
+        timeline += [(frame.index, s) for s in pipeline.process(frame)]
+    final = pipeline.finish()
+    return timeline, final, pipeline
+
+
+def test_early_sighting_comes_long_before_the_track_closes(
+    clip: Path, analyzer: FaceAnalyzer
+) -> None:
+    everyone = lambda templates: np.ones(len(templates), bool)  # noqa: E731 - screen says "maybe"
+    timeline, final, pipeline = run(clip, analyzer, 2, everyone)
+    early = [(index, s) for index, s in timeline if s.last_frame == index]
+    assert early, "no sighting was reported while its person was still in view"
+    closed_late = {s.track_id: s.last_frame for s in final}
+    # a person in view to the end of the clip was reported within their first analysed frames
+    long_tracks = [(i, s) for i, s in early if closed_late.get(s.track_id, 0) >= 90]
+    assert long_tracks and all(s.detections == 2 for _, s in long_tracks)
+    assert pipeline.stats.early_sightings == len(early)
+
+
+def test_early_embedding_is_reused_at_close_and_nobody_is_looked_at_twice(
+    clip: Path, analyzer: FaceAnalyzer
+) -> None:
+    nobody = lambda templates: np.zeros(len(templates), bool)  # noqa: E731
+    timeline, _final, pipeline = run(clip, analyzer, 2, nobody)
+    assert pipeline.stats.early_sightings == 0
+    assert all(s.last_frame != index for index, s in timeline)  # only closed tracks reported
+    # each track was embedded once early and at most once more at close (a better face)
+    tracks = pipeline.stats.sightings
+    assert pipeline.stats.embedded <= 2 * tracks
