@@ -3,7 +3,7 @@
 # The tests use the real servers on localhost; this only starts what is installed.
 set -u
 
-"$(dirname "$0")/setup-system.sh"  # ffmpeg and mosquitto, if missing
+"$(dirname "$0")/setup-system.sh"  # ffmpeg, mosquitto and chromium, if missing
 
 if command -v pg_ctlcluster >/dev/null 2>&1; then
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

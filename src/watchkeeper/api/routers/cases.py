@@ -246,10 +246,15 @@ def search_archive(
     ctx = _ctx(request)
     if not request.app.state.models_ready.wait(timeout=MODEL_WAIT_S):
         raise ProblemError(503, "the face models are still loading; try again shortly")
+    index = getattr(request.app.state, "archive_index", None)
+    if index is None or index.model != ctx.analyzer.model:  # one per process, kept in step
+        index = request.app.state.archive_index = archive.ArchiveIndex(
+            ctx.analyzer.model, ctx.cipher
+        )
     with _refusals():
         found = archive.search_archive(
             ctx.db, case_id, principal.actor, ctx.analyzer.model, cipher=ctx.cipher,
-            cameras=body.cameras, start=body.start, end=body.end,
+            index=index, cameras=body.cameras, start=body.start, end=body.end,
             fusion=ctx.settings.matching.fusion, limit=body.limit,
         )  # fmt: skip
     return {
