@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/watchkeeper demo
+	$(BIN)/watchkeeper demo --serve
 
 lint: setup
 	$(BIN)/ruff check src tests bench

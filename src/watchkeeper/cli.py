@@ -532,6 +532,15 @@ def demo(
             "--investigation", help="Instead: search the clip as a recording under a case."
         ),
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Afterwards, serve the console on the demo's data, with a one-time demo login, "
+            "and play the clip as a camera so its alert arrives live.",
+        ),
+    ] = False,
+    port: Annotated[int | None, typer.Option(help="Port for --serve (default: api.port).")] = None,
 ) -> None:
     """Enrol a passer-by from an early frame of the bundled clip and find them in it."""
     if investigation:
@@ -539,9 +548,11 @@ def demo(
 
         run_investigation_demo(_context(ctx), output, as_json)
         return
-    from watchkeeper.demo import run_demo
+    from watchkeeper.demo import run_demo, serve_demo
 
-    run_demo(_context(ctx), output, as_json)
+    result = run_demo(_context(ctx), output, as_json)
+    if serve:
+        serve_demo(result, port)
 
 
 # --- audit -----------------------------------------------------------------------------------

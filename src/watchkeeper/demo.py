@@ -12,6 +12,7 @@ data of a real installation.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import av
 import cv2
 import numpy as np
 
+from watchkeeper.config import Settings
 from watchkeeper.context import AppContext
 from watchkeeper.domain import ImageArray, Match, Sighting
 from watchkeeper.enrolment import EnrolmentError, enrol_person
@@ -35,6 +37,7 @@ CLIP = EXAMPLES / "video" / "facenet-pytorch-video.mp4"
 DISTRACTORS = EXAMPLES / "deepface-pairs"
 PROBE_FRAME = 5  # an early frame: the photo "from another camera"
 MISSING_LIST = "demo-missing-persons"
+DEMO_USER = "demo-supervisor"
 DISTRACTOR_LIST = "demo-distractors"
 CAMERA = "arcade-clip"
 CAMERA_GROUP = "demo"
@@ -51,6 +54,7 @@ class DemoResult:
     probe_box: list[float]
     contact_sheet: Path
     seconds: float
+    settings: Settings
 
 
 def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
@@ -141,7 +145,7 @@ def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
             else "[bold red]the missing person was not found[/]"
         )
         console.print(f"contact sheet: {sheet}   ({seconds:.1f} s)")
-    return DemoResult(summary, target.person_id, probe_box, sheet, seconds)
+    return DemoResult(summary, target.person_id, probe_box, sheet, seconds, settings)
 
 
 def read_frame(path: Path, index: int) -> ImageArray:
@@ -230,3 +234,28 @@ def _label(image: ImageArray, text: str) -> ImageArray:
         cv2.LINE_AA,
     )
     return image
+
+
+def serve_demo(result: DemoResult, port: int | None) -> None:
+    """Serve the console on the demo's data: a fresh supervisor login, the clip as a camera.
+
+    There is no default password: the demo makes its own user with a random one and prints it
+    once. The camera the demo registered plays the clip file, so the enrolled person's alert
+    arrives on the live alerts page a few seconds after start.
+    """
+    from watchkeeper.cli import console
+    from watchkeeper.policy import accounts
+    from watchkeeper.service.cli import run_server
+
+    ctx = AppContext(result.settings, actor="demo")
+    password = secrets.token_urlsafe(12)
+    with ctx.db.session() as session:
+        accounts.create_user(session, "demo", DEMO_USER, password, "supervisor")
+    api = result.settings.api
+    url = f"http://{api.host}:{port or api.port}/"
+    console.print(
+        f"\n[bold]console:[/] {url}   user [bold]{DEMO_USER}[/]  password [bold]{password}[/]"
+        "\n(the password is shown only now; the clip plays as camera "
+        f"'{CAMERA}' and its alert appears under Live alerts — Ctrl-C stops)"
+    )
+    run_server(ctx, port=port)

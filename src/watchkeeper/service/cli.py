@@ -56,14 +56,25 @@ def serve(
     ] = None,
 ) -> None:
     """Run the service: API, camera workers and alert notifications, in one process."""
-    from watchkeeper.api.app import create_app
-    from watchkeeper.api.metrics import Metrics
-
     level = logging.getLevelName(log_level.upper())
     if not isinstance(level, int):
         raise typer.BadParameter(f"unknown level {log_level!r}", param_hint="--log-level")
+    run_server(_context(ctx), host, port, level, log_json, cluster)
+
+
+def run_server(
+    app_ctx: AppContext,
+    host: str | None = None,
+    port: int | None = None,
+    level: int = logging.INFO,
+    log_json: bool = False,
+    cluster: str | None = None,
+) -> None:
+    """Host the API, the cameras and the dispatcher until SIGTERM or Ctrl-C."""
+    from watchkeeper.api.app import create_app
+    from watchkeeper.api.metrics import Metrics
+
     logs.configure(level, log_json)
-    app_ctx = _context(ctx)
     settings = app_ctx.settings.api
     metrics = Metrics()
     if cluster is not None:  # imported here: one machine never imports Ray
