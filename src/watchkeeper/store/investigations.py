@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,12 +39,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from watchkeeper.store.alerts import Alert
 from watchkeeper.store.crypto import TEMPLATE, Cipher, seal, unseal
 from watchkeeper.store.errors import NotFound, StoreError
 from watchkeeper.store.models import Base, Camera, Sighting, Watchlist, utcnow
-from watchkeeper.store.policy import ArchivedSighting, CameraGroupPolicy, SightingTemplate
+from watchkeeper.store.policy import ArchivedSighting, SightingTemplate
 
 CASE_PURPOSES = ("missing_person", "wanted_person", "victim_identification")
 SOURCE_STATES = ("pending", "done", "failed", "refused", "stopped")
@@ -407,74 +409,87 @@ def reviewed_scores(s: Session, default_threshold: float) -> list[ReviewedScore]
 
 
 @dataclass(frozen=True, slots=True)
-class ArchivedSet:
-    """Archived sightings' templates as parallel arrays (one row per template)."""
+class ArchivedRows:
+    """Templates of archived sightings as parallel arrays (one row per template)."""
 
     template_ids: npt.NDArray[np.int64]
     sighting_ids: npt.NDArray[np.int64]
+    camera_ids: npt.NDArray[np.int64]
+    groups: list[str]  # the camera group each sighting was archived under
+    started: npt.NDArray[np.float64]  # Unix seconds
+    ended: npt.NDArray[np.float64]
+    expires: npt.NDArray[np.float64]
     vectors: npt.NDArray[np.float32]  # (N, D)
 
     def __len__(self) -> int:
         return int(self.template_ids.shape[0])
 
 
-def archived_in_scope(
-    s: Session,
-    model: str,
-    start: datetime,
-    end: datetime,
-    cameras: Sequence[str],
-    groups: Sequence[str],
-    now: datetime,
-    cipher: Cipher | None = None,
-) -> ArchivedSet:
-    """Templates of archived sightings that a case may search.
+def archive_stamp(s: Session, model: str) -> tuple[int, int]:
+    """(count, highest id) of the archive's templates of ``model``: changes with every
+    addition and deletion, so an in-memory copy knows when to reload."""
+    count, highest = s.execute(
+        select(func.count(SightingTemplate.id), func.max(SightingTemplate.id)).where(
+            SightingTemplate.model == model
+        )
+    ).one()
+    return int(count or 0), int(highest or 0)
 
-    Only sightings of camera groups whose archive mode is on, not yet expired, seen within
-    ``[start, end)`` on one of ``cameras`` or a camera of one of ``groups``.
-    """
-    in_scope = []
-    if cameras:
-        in_scope.append(Camera.name.in_(list(cameras)))
-    if groups:
-        in_scope.append(Camera.group.in_(list(groups)))
-    if not in_scope:
-        return ArchivedSet(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), "f4"))
+
+def archived_rows(
+    s: Session, model: str, after_id: int = 0, cipher: Cipher | None = None
+) -> ArchivedRows:
+    """Every archived template of ``model`` with an id above ``after_id``, with what a search
+    filters on (camera, group, time as Unix seconds, expiry)."""
+    sqlite = s.get_bind().dialect.name == "sqlite"
     query = (
         select(
             SightingTemplate.id,
             SightingTemplate.sighting_id,
-            SightingTemplate.vector,
+            Sighting.camera_id,
+            ArchivedSighting.camera_group,
+            _epoch(Sighting.started_at, sqlite),
+            _epoch(Sighting.ended_at, sqlite),
+            _epoch(ArchivedSighting.expires_at, sqlite),
             SightingTemplate.dimension,
+            SightingTemplate.vector,
         )
         .join(ArchivedSighting, ArchivedSighting.sighting_id == SightingTemplate.sighting_id)
-        .join(CameraGroupPolicy, CameraGroupPolicy.group == ArchivedSighting.camera_group)
         .join(Sighting, Sighting.id == SightingTemplate.sighting_id)
-        .join(Camera, Camera.id == Sighting.camera_id)
-        .where(
-            SightingTemplate.model == model,
-            ArchivedSighting.expires_at > now,
-            CameraGroupPolicy.archive_days > 0,
-            Sighting.started_at < end,
-            Sighting.ended_at >= start,
-            or_(*in_scope),
-        )
+        .where(SightingTemplate.model == model, SightingTemplate.id > after_id)
         .order_by(SightingTemplate.id)
     )
     rows = s.execute(query).all()
-    if not rows:
-        return ArchivedSet(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), "f4"))
-    blobs = [
-        unseal(cipher, blob, TEMPLATE, f"sighting template {t}", 4 * d) for t, _, blob, d in rows
-    ]
+    n = len(rows)
+    if not n:
+        empty = np.zeros(0, np.int64)
+        times = np.zeros(0, np.float64)
+        return ArchivedRows(empty, empty, empty, [], times, times, times, np.zeros((0, 0), "f4"))
+    blobs = [unseal(cipher, r[8], TEMPLATE, f"sighting template {r[0]}", 4 * r[7]) for r in rows]
     if len({len(b) for b in blobs}) > 1:
         raise StoreError(f"archived templates of model {model} have different dimensions")
-    vectors = np.frombuffer(b"".join(blobs), _VECTOR_DTYPE).reshape(len(rows), -1)
-    return ArchivedSet(
-        np.fromiter((r[0] for r in rows), np.int64, len(rows)),
-        np.fromiter((r[1] for r in rows), np.int64, len(rows)),
-        vectors.astype(np.float32),
+    return ArchivedRows(
+        template_ids=np.fromiter((r[0] for r in rows), np.int64, n),
+        sighting_ids=np.fromiter((r[1] for r in rows), np.int64, n),
+        camera_ids=np.fromiter((r[2] for r in rows), np.int64, n),
+        groups=[r[3] for r in rows],
+        started=np.fromiter((r[4] for r in rows), np.float64, n),
+        ended=np.fromiter((r[5] for r in rows), np.float64, n),
+        expires=np.fromiter((r[6] for r in rows), np.float64, n),
+        vectors=np.frombuffer(b"".join(blobs), _VECTOR_DTYPE).reshape(n, -1).astype(np.float32),
     )
+
+
+def _epoch(column: Any, sqlite: bool) -> ColumnElement[Any]:
+    """A time as Unix seconds, computed by the database: parsing 100,000 times in Python
+    would cost seconds. (SQLite keeps them as naive UTC text, PostgreSQL as timestamptz.)"""
+    if sqlite:
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return func.extract("epoch", column)
+
+
+def camera_ids(s: Session, names: Sequence[str]) -> list[int]:
+    return list(s.scalars(select(Camera.id).where(Camera.name.in_(list(names)))))
 
 
 @dataclass(frozen=True, slots=True)
