@@ -7,7 +7,6 @@ end with a one-line ``error:`` message and exit status 2, never a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from rich.table import Table
 
 from watchkeeper import __version__
 from watchkeeper.api.cli import apikey_app, user_app
+from watchkeeper.cli_common import JsonOption, app_context, parse_date, print_json
 from watchkeeper.cluster.cli import mount as mount_cluster
 from watchkeeper.config import ConfigError, Settings, load_settings
 from watchkeeper.context import AppContext
@@ -75,30 +75,6 @@ mount_service(app)  # serve, camera
 mount_cluster(app)  # cluster status, plan (Ray is imported only when used)
 mount_investigations(app)  # case, investigate, thresholds
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _context(ctx: typer.Context) -> AppContext:
-    context = ctx.find_root().obj
-    assert isinstance(context, AppContext)
-    return context
-
-
-def _parse_date(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"{value!r} is not a date like 2027-03-31", param_hint=option
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
 
 @app.callback()
 def main_options(
@@ -148,7 +124,7 @@ def watchlist_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a watchlist with its purpose, legal basis and owner."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as session:
         wl = repository.create_watchlist(
             session,
@@ -156,7 +132,7 @@ def watchlist_create(
             purpose=purpose,
             legal_basis=legal_basis,
             owner=owner,
-            review_by=_parse_date(review_by, "--review-by"),
+            review_by=parse_date(review_by, "--review-by"),
             threshold=threshold,
             confirmations_required=confirmations,
         )
@@ -178,7 +154,7 @@ def watchlist_create(
 @watchlist_app.command("list")
 def watchlist_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the watchlists with their purpose and size."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     default = app_ctx.settings.matching.default_threshold
     with app_ctx.db.session() as session:
         rows = [
@@ -216,7 +192,7 @@ def watchlist_delete(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a watchlist with all its persons, photos, templates and matches."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     if not yes:
         typer.confirm(f"Delete watchlist {name} and everything enrolled on it?", abort=True)
     with app_ctx.db.session() as session:
@@ -256,9 +232,9 @@ def person_add(
     as_json: JsonOption = False,
 ) -> None:
     """Enrol a person from photos: each must show one usable face."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     settings = app_ctx.settings
-    expires_at = _parse_date(expires, "--expires")
+    expires_at = parse_date(expires, "--expires")
     with app_ctx.db.session() as session:  # fail on a missing list before loading the models
         repository.get_watchlist(session, watchlist)
     enrolled = enrol_person(
@@ -301,7 +277,7 @@ def person_list(
     as_json: JsonOption = False,
 ) -> None:
     """List enrolled persons (names and counts only; photos are not shown here)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as session:
         wl = repository.get_watchlist(session, watchlist) if watchlist else None
         rows = [
@@ -335,7 +311,7 @@ def person_delete(
     reason: Annotated[str, typer.Option(help="Why the entry is removed (goes to the audit log).")],
 ) -> None:
     """Delete a person with their photos, templates and matches."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as session:
         person = repository.get_person(session, person_id)
         name = person.name
@@ -508,7 +484,7 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Analyse a video file, a folder of images or a stream against all watchlists."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     camera_name = camera or Path(source.rstrip("/")).name or source
     analysis_fps = fps or app_ctx.settings.streams.analysis_fps
     results, pipeline = process_source(app_ctx, source, camera_name, analysis_fps, store, as_json)
@@ -546,11 +522,11 @@ def demo(
     if investigation:
         from watchkeeper.investigations.demo import run_investigation_demo
 
-        run_investigation_demo(_context(ctx), output, as_json)
+        run_investigation_demo(app_context(ctx), output, as_json)
         return
     from watchkeeper.demo import run_demo, serve_demo
 
-    result = run_demo(_context(ctx), output, as_json)
+    result = run_demo(app_context(ctx), output, as_json)
     if serve:
         serve_demo(result, port)
 
@@ -568,7 +544,7 @@ def audit_verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check the hash chain; report the first broken link. Exit 1 if broken."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     anchor_head = None
     if anchor:
         seq, _, digest = anchor.partition(":")
@@ -604,7 +580,7 @@ def audit_verify(
 @audit_app.command("head")
 def audit_head(ctx: typer.Context) -> None:
     """Print the newest event's SEQ:HASH, to anchor outside this system."""
-    with _context(ctx).db.session() as session:
+    with app_context(ctx).db.session() as session:
         head = audit.head(session)
     console.print(f"{head.seq}:{head.hash}")
 

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from watchkeeper.context import AppContext
+from watchkeeper.cli_common import JsonOption, app_context
 from watchkeeper.policy import accounts
 from watchkeeper.policy.roles import ROLES, UnknownRole, permissions_of
 from watchkeeper.store import auth as store
@@ -27,14 +27,6 @@ errors = Console(stderr=True)
 
 user_app = typer.Typer(help="Create, list, disable and enable users.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _context(ctx: typer.Context) -> AppContext:
-    context = ctx.find_root().obj
-    assert isinstance(context, AppContext)
-    return context
 
 
 def _fail(message: str) -> typer.Exit:
@@ -60,7 +52,7 @@ def user_create(
     ] = False,
 ) -> None:
     """Create a user (the first admin is made this way: there is no default account)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     role = "admin" if admin else role
     try:
         permissions_of(role)
@@ -77,7 +69,7 @@ def user_create(
 @user_app.command("list")
 def user_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List users with their role and last login."""
-    with _context(ctx).db.session(readonly=True) as s:
+    with app_context(ctx).db.session(readonly=True) as s:
         rows: list[dict[str, Any]] = [
             {
                 "id": u.id,
@@ -102,7 +94,7 @@ def user_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 def _set_active(ctx: typer.Context, username: str, active: bool, reason: str | None) -> None:
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
         user = store.get_user(s, username)
         accounts.update_user(s, app_ctx.actor, user, active=active, reason=reason)
@@ -136,7 +128,7 @@ def apikey_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create an API key and print it once; only its hash is kept."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     try:
         with app_ctx.db.session() as s:
             owner = store.get_user(s, user)
@@ -165,7 +157,7 @@ def apikey_list(
     as_json: JsonOption = False,
 ) -> None:
     """List API keys (never the keys themselves)."""
-    with _context(ctx).db.session(readonly=True) as s:
+    with app_context(ctx).db.session(readonly=True) as s:
         owner = store.get_user(s, user) if user else None
         rows: list[dict[str, Any]] = [
             {
@@ -194,7 +186,7 @@ def apikey_list(
 @apikey_app.command("revoke")
 def apikey_revoke(ctx: typer.Context, key_id: int) -> None:
     """Revoke an API key at once."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
         key = store.get_api_key(s, key_id)
         accounts.revoke_api_key(s, app_ctx.actor, key, datetime.now(UTC))

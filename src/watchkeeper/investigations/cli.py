@@ -19,11 +19,8 @@ named like the login (``cli:<login>``); approving a case needs that user to be a
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -41,6 +38,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from watchkeeper.cli_common import JsonOption, app_context, parse_date, print_json
 from watchkeeper.context import AppContext
 from watchkeeper.enrolment import read_photo_file
 from watchkeeper.investigations import archive, cases, export, probes, results, scan, thresholds
@@ -66,7 +64,6 @@ investigate_app = typer.Typer(
 thresholds_app = typer.Typer(
     help="What reviewed alerts and candidates say about thresholds.", no_args_is_help=True
 )
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 CaseArg = Annotated[str, typer.Argument(help="Case id or reference.")]
 
 
@@ -78,12 +75,6 @@ def mount(app: typer.Typer) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _context(ctx: typer.Context) -> AppContext:
-    context = ctx.find_root().obj
-    assert isinstance(context, AppContext)
-    return context
 
 
 def _fail(message: str) -> typer.Exit:
@@ -102,25 +93,6 @@ def _refusals(command: Callable[P, R]) -> Callable[P, R]:
             raise _fail(str(exc)) from None
 
     return wrapper
-
-
-def _date(value: str | None, option: str) -> datetime | None:
-    return None if value is None else _time(value, option)
-
-
-def _time(value: str, option: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"{value!r} is not a time like 2027-03-31T14:00 (UTC unless it says otherwise)",
-            param_hint=option,
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _role(app_ctx: AppContext) -> str:
@@ -162,11 +134,11 @@ def case_open(
     as_json: JsonOption = False,
 ) -> None:
     """Open a case; it searches nothing until a second person (a supervisor) approves it."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     settings = app_ctx.settings
     request = cases.CaseRequest(
-        reference, purpose, legal_basis, _time(start, "--from"), _time(end, "--to"),
-        _time(expires, "--expires"), camera or [], group or [], threshold,
+        reference, purpose, legal_basis, parse_date(start, "--from"), parse_date(end, "--to"),
+        parse_date(expires, "--expires"), camera or [], group or [], threshold,
     )  # fmt: skip
     with app_ctx.db.session() as s:
         case = cases.open_case(
@@ -176,7 +148,7 @@ def case_open(
         )  # fmt: skip
         result = cases.describe(case)
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         console.print(
             f"opened case [bold]{result['reference']}[/] (id {result['id']}); it awaits "
@@ -192,7 +164,7 @@ def case_approve(
     comment: Annotated[str | None, typer.Option(help="Comment (audited).")] = None,
 ) -> None:
     """Approve a case: needs the supervisor role and someone other than the requester."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     role = _role(app_ctx)
     with app_ctx.db.session() as s:
         row = cases.approve_case(s, case, app_ctx.actor, role, comment)
@@ -208,7 +180,7 @@ def case_refuse(
     reason: Annotated[str, typer.Option(help="Why (audited).")],
 ) -> None:
     """Refuse a pending case (a supervisor), or withdraw one's own."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session(readonly=True) as s:
         requester = store.get_case(s, case).requested_by
     own = approvals.identity(requester) == approvals.identity(app_ctx.actor)
@@ -226,7 +198,7 @@ def case_close(
     reason: Annotated[str, typer.Option(help="Why (audited), e.g. 'person found'.")],
 ) -> None:
     """Close a case: every search under it stops at once, running scans included."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
         cases.close_case(s, case, app_ctx.actor, reason)
     console.print(f"closed case {case}")
@@ -240,7 +212,7 @@ def case_purge(
     reason: Annotated[str, typer.Option(help="Why (audited).")],
 ) -> None:
     """Delete a closed or expired case with its probes, checkpoints and candidates."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     files = cases.purge_case(app_ctx.db, app_ctx.media, case, app_ctx.actor, reason)
     console.print(f"purged case {case} ({files} files removed)")
 
@@ -248,11 +220,11 @@ def case_purge(
 @case_app.command("list")
 def case_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List cases with their state, window and scope."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session(readonly=True) as s:
         rows = [cases.describe(c) for c in store.list_cases(s)]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("id", "reference", "purpose", "state", "window (UTC)", "scope", "expires")
     for r in rows:
@@ -268,7 +240,7 @@ def case_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @case_app.command("show")
 def case_show(ctx: typer.Context, case: CaseArg, as_json: JsonOption = False) -> None:
     """Show a case with its recordings and their scan state (audited)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
         row = store.get_case(s, case)
         result = cases.describe(row) | {
@@ -278,7 +250,7 @@ def case_show(ctx: typer.Context, case: CaseArg, as_json: JsonOption = False) ->
         }
         results.record_view(s, row.id, app_ctx.actor, "case")
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     console.print(
         f"case [bold]{result['reference']}[/] ({result['purpose']}, {result['state']}): "
@@ -324,7 +296,7 @@ def investigate_probe(
     photos: Annotated[list[Path], typer.Argument(help="Photos of the person, one face each.")],
 ) -> None:
     """Add probe photos of the person searched for (checked like enrolment photos)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     settings = app_ctx.settings
     with app_ctx.db.session(readonly=True) as s:
         store.get_case(s, case)  # a wrong case fails before the models load
@@ -392,9 +364,9 @@ def investigate_scan(
     as_json: JsonOption = False,
 ) -> None:
     """Search recordings for the case's subject; an interrupted scan resumes when run again."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     request = scan.ScanRequest(
-        case, sources, camera, _date(start, "--start"), fps, workers
+        case, sources, camera, parse_date(start, "--start"), fps, workers
     )  # fmt: skip
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -407,7 +379,7 @@ def investigate_scan(
             errors.print("interrupted: run the same command again to resume from the checkpoints")
             raise typer.Exit(130) from None
     if as_json:
-        _print_json(report.json())
+        print_json(report.json())
         return
     table = Table("recording", "state", "frames analysed", "new candidates", "note")
     for f in report.files:
@@ -440,15 +412,15 @@ def investigate_search(
     as_json: JsonOption = False,
 ) -> None:
     """Search the archived sightings (camera groups in archive mode) for the case's subject."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     settings = app_ctx.settings
     found = archive.search_archive(
         app_ctx.db, case, app_ctx.actor, app_ctx.analyzer.model, cipher=app_ctx.cipher,
-        cameras=camera or [], start=_date(start, "--from"), end=_date(end, "--to"),
+        cameras=camera or [], start=parse_date(start, "--from"), end=parse_date(end, "--to"),
         fusion=settings.matching.fusion, limit=limit,
     )  # fmt: skip
     if as_json:
-        _print_json(asdict(found))
+        print_json(asdict(found))
         return
     console.print(
         f"searched {found.sightings} archived sighting(s) ({found.templates} templates) in "
@@ -459,14 +431,14 @@ def investigate_search(
 @investigate_app.command("results")
 def investigate_results(ctx: typer.Context, case: CaseArg, as_json: JsonOption = False) -> None:
     """The case's candidates, best first, and a timeline per camera (audited)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
         row = store.get_case(s, case)
         found = results.ranked(s, row.id)
         results.record_view(s, row.id, app_ctx.actor, "results", candidates=len(found))
         reference = row.reference
     if as_json:
-        _print_json({"case": reference, "candidates": found, "timeline": results.timeline(found)})
+        print_json({"case": reference, "candidates": found, "timeline": results.timeline(found)})
         return
     print_candidates(reference, found)
 
@@ -500,7 +472,7 @@ def investigate_review(
     """Record whether a candidate is the person searched for."""
     if is_person is None:
         raise _fail("say --is-person or --is-not")
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     decision = "is_person" if is_person else "is_not"
     with app_ctx.db.session() as s:
         results.review_candidate(s, case, candidate, decision, app_ctx.actor, comment)
@@ -515,7 +487,7 @@ def investigate_export_request(
     reason: Annotated[str, typer.Option(help="Why the evidence must leave the system.")],
 ) -> None:
     """Ask a supervisor to approve an evidence export of the case."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
         approval = export.request_export(s, case, app_ctx.actor, reason)
         approval_id = approval.id
@@ -534,7 +506,7 @@ def investigate_export(
     out: Annotated[Path, typer.Option(help="Folder for evidence.json, evidence.html, images.")],
 ) -> None:
     """Write the evidence export (once per approval): JSON, HTML, crops and probe photos."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     written: list[Path] = []
     evidence = export.export_evidence(
         app_ctx.db, app_ctx.media, case, approval, app_ctx.actor,
@@ -561,14 +533,14 @@ def thresholds_suggest(
 ) -> None:
     """Per watchlist (and case): the false-alert rate at the threshold in force, and the
     threshold that would have met the target, with the confirmed matches it would miss."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     if not 0 <= target < 1:
         raise _fail(f"--target must be in [0, 1), not {target}")
     with app_ctx.db.session(readonly=True) as s:
         scores = store.reviewed_scores(s, app_ctx.settings.matching.default_threshold)
     rows = [x.json() for x in thresholds.suggest(scores, target)]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(
         "watchlist / case", "threshold", "reviewed", "rejected", "false rate", "suggested",

@@ -17,7 +17,6 @@ eyes hold on the command line as in the browser.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchkeeper.cli_common import JsonOption, app_context, parse_date, print_json
 from watchkeeper.context import AppContext
 from watchkeeper.policy import approvals, deployments, keys, retention
 from watchkeeper.policy.eligibility import explain, load_snapshot
@@ -58,8 +58,6 @@ policy_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Encryption at rest of templates and photos.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
 
 def mount(app: typer.Typer, watchlist_app: typer.Typer, audit_app: typer.Typer) -> None:
     """Add these commands to the ``watchkeeper`` command (one call in ``cli.py``)."""
@@ -73,12 +71,6 @@ def mount(app: typer.Typer, watchlist_app: typer.Typer, audit_app: typer.Typer) 
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _context(ctx: typer.Context) -> AppContext:
-    context = ctx.find_root().obj
-    assert isinstance(context, AppContext)
-    return context
 
 
 def _fail(message: str) -> typer.Exit:
@@ -99,23 +91,9 @@ def _refusals(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _date(value: str, option: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"{value!r} is not a date like 2027-03-31 or 2027-03-31T08:00", param_hint=option
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
 @contextmanager
 def _session(ctx: typer.Context, readonly: bool = False) -> Iterator[Any]:
-    with _context(ctx).db.session(readonly=readonly) as s:
+    with app_context(ctx).db.session(readonly=readonly) as s:
         yield s
 
 
@@ -148,15 +126,15 @@ def deployment_add(
     as_json: JsonOption = False,
 ) -> None:
     """Authorise matching a watchlist on a camera group for a period."""
-    app_ctx = _context(ctx)
-    starts, ends = _date(start, "--from"), _date(end, "--to")
+    app_ctx = app_context(ctx)
+    starts, ends = parse_date(start, "--from"), parse_date(end, "--to")
     with app_ctx.db.session() as s:
         row = deployments.authorise(
             s, watchlist, group, starts, ends, authorised_by, ref, app_ctx.actor
         )
         result = deployments.describe(s, row)
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         console.print(
             f"deployment {result['id']}: {result['watchlist']} on camera group "
@@ -180,7 +158,7 @@ def deployment_list(
             for d in policy_store.list_deployments(s, watchlist=wl, camera_group=group)
         ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("id", "watchlist", "group", "from", "to", "authorised by", "ref", "status")
     for r in rows:
@@ -199,7 +177,7 @@ def deployment_revoke(
     reason: Annotated[str, typer.Option(help="Why (goes to the audit log).")],
 ) -> None:
     """End a deployment now: its watchlist stops matching on that camera group."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
         deployments.revoke(s, deployment_id, app_ctx.actor, reason)
     console.print(f"revoked deployment {deployment_id}")
@@ -213,8 +191,8 @@ def deployment_check(
     at: Annotated[str | None, typer.Option(help="Moment to check (default: now).")] = None,
 ) -> None:
     """Say whether a watchlist is matched on a camera group at a moment, and why not."""
-    app_ctx = _context(ctx)
-    moment = _date(at, "--at") if at else datetime.now(UTC)
+    app_ctx = app_context(ctx)
+    moment = parse_date(at, "--at") if at else datetime.now(UTC)
     with app_ctx.db.session(readonly=True) as s:
         wl_id = repository.get_watchlist(s, watchlist).id
         snapshot = load_snapshot(s, app_ctx.settings.policy.require_authorisation)
@@ -232,9 +210,9 @@ def watchlist_review(
     reason: Annotated[str, typer.Option(help="Why the list should go on (audited).")],
 ) -> None:
     """Record a review of a watchlist; a list past its review date matches nobody."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
-        review_watchlist(s, name, _date(next_review, "--next-review"), reason, app_ctx.actor)
+        review_watchlist(s, name, parse_date(next_review, "--next-review"), reason, app_ctx.actor)
     console.print(f"reviewed watchlist {name}; next review by {next_review}")
 
 
@@ -273,7 +251,7 @@ def approval_list(
     with _session(ctx, readonly=True) as s:
         rows = [describe_approval(a) for a in policy_store.list_approvals(s, state=state)]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("id", "kind", "object", "requested by", "reason", "state", "decided by")
     for r in rows:
@@ -292,7 +270,7 @@ def approval_approve(
     comment: Annotated[str | None, typer.Option(help="Comment (audited).")] = None,
 ) -> None:
     """Approve a request: needs the supervisor role and someone other than the requester."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     role = _cli_role(app_ctx)
     with app_ctx.db.session() as s:
         row = approvals.approve(s, approval_id, app_ctx.actor, role, comment)
@@ -308,7 +286,7 @@ def approval_reject(
     reason: Annotated[str, typer.Option(help="Why (audited).")],
 ) -> None:
     """Refuse a request; a refused wanted-person enrolment is deleted."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session(readonly=True) as s:
         requester = policy_store.get_approval(s, approval_id).requested_by
     own = approvals.identity(requester) == approvals.identity(app_ctx.actor)
@@ -326,7 +304,7 @@ def approval_request_export(
     reason: Annotated[str, typer.Option(help="Why the audit log must leave the system.")],
 ) -> None:
     """Ask a supervisor to approve an export of the audit log."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session() as s:
         row = approvals.request(s, "export", "audit", "all", app_ctx.actor, reason=reason)
         approval_id = row.id
@@ -343,7 +321,7 @@ def audit_export(
     out: Annotated[Path, typer.Option(help="File to write (JSON lines).")],
 ) -> None:
     """Export the audit chain under an approved request (once)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     result = export_audit(app_ctx.db, approval, app_ctx.actor, out)
     console.print(f"exported {result.events} events to {out} (sha256 {result.sha256})")
 
@@ -354,12 +332,12 @@ def audit_export(
 @policy_app.command("purge")
 def policy_purge(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Delete entries past expiry plus grace period, and archived sightings past expiry."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     result = retention.purge(
         app_ctx.db, app_ctx.media, app_ctx.settings.policy.expired_entry_grace_days
     )
     if as_json:
-        _print_json(
+        print_json(
             {
                 "persons": result.persons,
                 "archived_sightings": result.archived_sightings,
@@ -381,7 +359,7 @@ def policy_archive(
     reason: Annotated[str, typer.Option(help="Why (audited).")],
 ) -> None:
     """Turn archive mode of a camera group on or off (off keeps no unmatched data)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     retention.set_archive(app_ctx.db, group, days, app_ctx.actor, reason)
     state = f"on: unmatched sightings kept {days} days" if days else "off"
     console.print(f"archive mode of camera group {group} is {state}")
@@ -406,7 +384,7 @@ def keys_generate(
 @keys_app.command("status")
 def keys_status(ctx: typer.Context) -> None:
     """Show the configured key and how much data is still unencrypted."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     key = configured_key(app_ctx.settings.policy.key_file)
     left = keys.plaintext_left(app_ctx.db, app_ctx.media)
     console.print(f"key: {key_id(key) if key else 'none configured'}; unencrypted items: {left}")
@@ -418,7 +396,7 @@ def keys_rotate(
     new_key_file: Annotated[Path, typer.Option(help="The new key (watchkeeper keys generate).")],
 ) -> None:
     """Re-encrypt every template and photo with a new key (resumable if interrupted)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     old = configured_key(app_ctx.settings.policy.key_file)
     new = read_key_file(new_key_file)
     result = keys.rotate(app_ctx.db, app_ctx.media, old, new, app_ctx.actor)
@@ -443,11 +421,11 @@ def report(
     as_json: JsonOption = False,
 ) -> None:
     """Write the transparency report (HTML with charts, and JSON) for a period."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     with app_ctx.db.session(readonly=True) as s:
-        data = build_report(s, _date(start, "--from"), _date(end, "--to"))
+        data = build_report(s, parse_date(start, "--from"), parse_date(end, "--to"))
     json_path, html_path = write_report(data, out)
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         console.print(f"transparency report: {html_path} and {json_path}")

@@ -19,6 +19,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from watchkeeper.cli_common import JsonOption, app_context
 from watchkeeper.context import AppContext
 from watchkeeper.service import logs, registry
 from watchkeeper.service.runtime import Services
@@ -28,14 +29,7 @@ console = Console()
 
 camera_app = typer.Typer(help="Add, list, change and delete cameras.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 GRACEFUL_HTTP_S = 3  # open SSE streams are closed after this, then the services stop
-
-
-def _context(ctx: typer.Context) -> AppContext:
-    context = ctx.find_root().obj
-    assert isinstance(context, AppContext)
-    return context
 
 
 def serve(
@@ -59,7 +53,7 @@ def serve(
     level = logging.getLevelName(log_level.upper())
     if not isinstance(level, int):
         raise typer.BadParameter(f"unknown level {log_level!r}", param_hint="--log-level")
-    run_server(_context(ctx), host, port, level, log_json, cluster)
+    run_server(app_context(ctx), host, port, level, log_json, cluster)
 
 
 def run_server(
@@ -156,7 +150,7 @@ def camera_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a camera (the running service picks it up at its next start)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     values = {
         "name": name, "uri": uri, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
@@ -172,7 +166,7 @@ def camera_add(
 @camera_app.command("list")
 def camera_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List cameras and their settings."""
-    with _context(ctx).db.session(readonly=True) as s:
+    with app_context(ctx).db.session(readonly=True) as s:
         rows = [registry.camera_document(c) for c in camera_store.list_cameras(s)]
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
@@ -203,7 +197,7 @@ def camera_update(
     as_json: JsonOption = False,
 ) -> None:
     """Change a camera's settings (the running service applies them at its next start)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     given = {
         "uri": uri, "name": name, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
@@ -225,7 +219,7 @@ def camera_delete(
     reason: Annotated[str | None, typer.Option(help="For the audit log.")] = None,
 ) -> None:
     """Delete a camera that has no stored sightings (otherwise: --disabled)."""
-    app_ctx = _context(ctx)
+    app_ctx = app_context(ctx)
     camera_id = registry.delete_camera(app_ctx.db, app_ctx.actor, camera, reason)
     console.print(f"deleted camera {camera} (id {camera_id})")
 

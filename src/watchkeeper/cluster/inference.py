@@ -1,0 +1,147 @@
+"""Inference actors, and the client that camera workers call them through.
+
+An :class:`InferenceHost` runs the face models once for many cameras: one process per
+inference node, on the GPU where the node has one (ONNX Runtime picks the TensorRT or CUDA
+provider from ``vision.providers``), on its cores otherwise. It is a threaded actor: the
+calls of many camera threads run at once, detection on the caller's thread and embedding
+gathered into batches by the same :class:`~watchkeeper.service.InferenceBatcher` that the
+single-machine service uses.
+
+Camera pipelines do not know any of this: :class:`RemoteInference` implements the same
+``Inference`` interface (``model``, ``analyse``, ``embed``) over the actors. It prefers an
+actor on its own node (frames then travel through shared memory, not the network), and
+when an actor is lost it goes on with the others while Ray restarts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import numpy as np
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError
+
+from watchkeeper.config import VisionConfig
+from watchkeeper.domain import FloatArray, ImageArray
+from watchkeeper.service.batcher import InferenceBatcher
+from watchkeeper.vision import AnalysedFaces, FaceAnalyzer
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT_S = 30.0  # one detection or embedding, queueing included
+GIVE_UP_S = 120.0  # no inference actor answered for this long: the camera fails
+RESTING_S = 5.0  # an actor that failed a call is not tried again before this
+_LOST = (RayActorError, GetTimeoutError)
+
+
+class InferenceUnavailable(RuntimeError):
+    """No inference actor answered; the camera stops and shows this as its reason."""
+
+
+def _providers(analyzer: FaceAnalyzer) -> list[str]:
+    session = getattr(analyzer.embedder, "session", None)
+    return list(session.get_providers()) if session is not None else []
+
+
+class InferenceHost:
+    """The models of one inference node, shared by the cameras of many workers."""
+
+    def __init__(self, vision: VisionConfig, max_batch: int, max_wait_ms: float) -> None:
+        self.analyzer = FaceAnalyzer.from_config(vision)
+        self.batcher = InferenceBatcher(self.analyzer, max_batch, max_wait_ms, self._observe)
+        self.batcher.start()
+        self.frames = 0
+        self.faces = 0
+        self.busy_s = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.analyzer.model,
+            "dimension": int(self.analyzer.embedder.dimension),
+            "providers": _providers(self.analyzer),
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "pid": os.getpid(),
+        }
+
+    def analyse(self, image: ImageArray) -> AnalysedFaces:
+        return self.batcher.analyse(image)
+
+    def embed(self, aligned: np.ndarray) -> FloatArray:
+        return self.batcher.embed(aligned)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "frames": self.frames,
+            "faces": self.faces,
+            "batches": self.batcher.batches,
+            "busy_s": round(self.busy_s, 3),
+        }
+
+    def _observe(self, stage: str, seconds: float, items: int) -> None:
+        self.busy_s += seconds
+        if stage == "detect":
+            self.frames += items
+        else:
+            self.faces += items
+
+
+class RemoteInference:
+    """The ``Inference`` interface over inference actors, the node's own first."""
+
+    def __init__(
+        self, actors: list[Any], model: str, dimension: int, node_id: str | None = None
+    ) -> None:
+        if not actors:
+            raise InferenceUnavailable("no inference actors were started")
+        self._model = model
+        self.dimension = dimension
+        self.actors = self._local_first(actors, node_id)
+        self._resting: dict[int, float] = {}
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    def analyse(self, image: ImageArray) -> AnalysedFaces:
+        result: AnalysedFaces = self._call("analyse", image)
+        return result
+
+    def embed(self, aligned: np.ndarray) -> FloatArray:
+        if len(aligned) == 0:
+            return np.zeros((0, self.dimension), np.float32)
+        result: FloatArray = self._call("embed", aligned)
+        return result
+
+    def _call(self, method: str, argument: np.ndarray) -> Any:
+        ref = ray.put(argument)  # once, however many actors are tried
+        deadline = time.monotonic() + GIVE_UP_S
+        while True:
+            for index, actor in enumerate(self.actors):
+                if self._resting.get(index, 0.0) > time.monotonic():
+                    continue
+                try:
+                    return ray.get(getattr(actor, method).remote(ref), timeout=CALL_TIMEOUT_S)
+                except _LOST as exc:
+                    log.warning("inference actor %d failed (%s); trying another", index, exc)
+                    self._resting[index] = time.monotonic() + RESTING_S
+            if time.monotonic() > deadline:
+                raise InferenceUnavailable(
+                    f"no inference actor answered for {GIVE_UP_S:g} s (are the inference "
+                    "nodes up? see watchkeeper cluster status)"
+                )
+            time.sleep(0.5)
+
+    @staticmethod
+    def _local_first(actors: list[Any], node_id: str | None) -> list[Any]:
+        """The actors on ``node_id`` first; an actor that does not answer goes last."""
+        nodes = []
+        for actor in actors:
+            try:
+                nodes.append(ray.get(actor.describe.remote(), timeout=5)["node_id"])
+            except _LOST:
+                nodes.append(None)
+        order = sorted(range(len(actors)), key=lambda i: (nodes[i] != node_id, nodes[i] is None))
+        return [actors[i] for i in order]

@@ -1,0 +1,194 @@
+"""The capacity plan: how many nodes, how much network and database a deployment needs.
+
+Pure arithmetic on measured costs, so that every number in docs/scaling.md can be traced to
+an input. Per camera and second:
+
+- **decode**: a live stream is decoded at its *source* rate, not the analysis rate (the
+  decoder cannot skip the frames that others depend on): ``source_fps × decode_ms``;
+- **detect**: ``analysis_fps × detect_ms`` (at ``vision.detection_max_side``);
+- **embed**: faces are embedded per *track*, not per frame (pipeline/camera.py), so
+  ``analysis_fps × faces_per_frame × embed_ratio × embed_ms``, where ``embed_ratio`` is
+  embeddings per detected face, measured on the clip.
+
+CPU nodes decode (always: that is where the streams arrive) and, without GPUs, run the
+models too. With GPUs, detection and embedding run on GPU nodes at ``gpu_fps`` analysed
+frames per second per GPU (faces included). Nodes are sized to ``target_utilisation`` of
+their cores, and ``spare_nodes`` extra CPU nodes take the cameras of lost ones (N+k).
+
+Costs come from :data:`MEASURED` (this repository's benchmarks on the 2-core development
+machine, one core each) or from a JSON file: either flat keys named like :class:`Costs`'s
+fields, or the output of ``bench/pipeline.py --json``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+BYTES_PER_MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    """What one stream costs, in milliseconds of one CPU core (and what a GPU does)."""
+
+    decode_ms: float = 4.7  # per 1080p source frame (H.264, one decoder thread)
+    detect_ms: float = 40.0  # per analysed frame, YuNet at 1280 px
+    embed_ms: float = 34.0  # per face, SFace, batch 1
+    embed_ratio: float = 0.16  # embeddings per detected face (measured: 25 of 155 at 5 fps)
+    track_ms: float = 1.0  # tracking, alignment, quality, matching per analysed frame
+    gpu_fps: float | None = None  # analysed frames/s one GPU sustains (detect + embed)
+    source: str = "defaults measured on the 2-core development machine (docs/scaling.md)"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str) -> Costs:
+        """From flat keys, or from ``bench/pipeline.py --json`` output."""
+        if "detector" in data or "embedder" in data:
+            return cls._from_bench(data, source)
+        known = {f.name for f in fields(cls)} - {"source"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(
+                f"unknown cost keys {', '.join(sorted(unknown))}; use {', '.join(sorted(known))}"
+            )
+        values: dict[str, Any] = {k: None if v is None else float(v) for k, v in data.items()}
+        return replace(cls(), **values, source=source)
+
+    @classmethod
+    def _from_bench(cls, data: dict[str, Any], source: str) -> Costs:
+        costs = cls(source=source)
+        detector = [
+            r for r in data.get("detector", []) if r.get("threads") == 1 and r.get("max_side")
+        ]
+        full_hd = [r for r in detector if r.get("resolution") == "1920x1080"]
+        if full_hd:
+            row = min(full_hd, key=lambda r: r["max_side"])
+            costs = replace(costs, detect_ms=float(row["ms_per_frame"]))
+        embedder = [r for r in data.get("embedder", []) if r.get("threads") == 1]
+        if embedder:
+            row = min(embedder, key=lambda r: r["batch"])
+            costs = replace(costs, embed_ms=float(row["ms_per_face"]))
+        runs = [r for r in data.get("end_to_end", []) if r.get("faces")]
+        if runs:
+            row = min(runs, key=lambda r: abs(r["analysis_fps"] - 5))
+            costs = replace(costs, embed_ratio=row["embedded"] / row["faces"])
+        return costs
+
+
+MEASURED = Costs()
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """What is asked of the deployment, and the machines it is built from."""
+
+    cameras: int
+    analysis_fps: float = 5.0
+    source_fps: float = 25.0
+    faces_per_frame: float = 2.0
+    bitrate_mbps: float = 4.0  # per 1080p25 H.264 stream
+    cores_per_node: int = 32
+    gpus_per_node: int = 4
+    target_utilisation: float = 0.7
+    spare_nodes: int = 1  # per kind of node: a lost node's cameras fit on the others
+    matches_per_camera_hour: float = 0.5
+    notification_targets: int = 1
+    gallery_templates: int = 100_000
+    embedding_dim: int = 128
+    counters_flush_s: float = 60.0
+
+    def check(self) -> None:
+        if self.cameras < 1:
+            raise ValueError("a deployment has at least one camera")
+        if not 0 < self.analysis_fps <= self.source_fps:
+            raise ValueError("the analysis rate must be above 0 and at most the source rate")
+        if not 0 < self.target_utilisation <= 1:
+            raise ValueError("the target utilisation is a fraction above 0 and at most 1")
+        if self.cores_per_node < 1 or self.gpus_per_node < 1:
+            raise ValueError("a node has at least one core (and a GPU node at least one GPU)")
+
+
+# Rows one alert writes: sighting, match, audit record, alert, alert link; plus outbox rows.
+ROWS_PER_ALERT = 5
+HNSW_BYTES_PER_VECTOR = 2 * 32 * 4  # links of an HNSW graph with M = 32
+FRAME_BUFFERS_MB_PER_CAMERA = 40  # decoder reference frames and queues of a 1080p stream
+
+
+def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
+    """The plan, as a JSON-ready dictionary (inputs, per-camera costs, totals, nodes)."""
+    d.check()
+    decode = d.source_fps * costs.decode_ms / 1000  # cores per camera
+    detect = d.analysis_fps * costs.detect_ms / 1000
+    embed = d.analysis_fps * d.faces_per_frame * costs.embed_ratio * costs.embed_ms / 1000
+    track = d.analysis_fps * costs.track_ms / 1000
+    on_gpu = costs.gpu_fps is not None
+    cpu_per_camera = decode + track + (0.0 if on_gpu else detect + embed)
+    usable_cores = d.cores_per_node * d.target_utilisation
+    cameras_per_cpu_node = max(1, math.floor(usable_cores / cpu_per_camera))
+    cpu_nodes = math.ceil(d.cameras / cameras_per_cpu_node) + d.spare_nodes
+    frames_per_s = d.cameras * d.analysis_fps
+    gpu: dict[str, Any] | None = None
+    if costs.gpu_fps is not None:
+        gpus = math.ceil(frames_per_s / (costs.gpu_fps * d.target_utilisation))
+        gpu_nodes = math.ceil(gpus / d.gpus_per_node) + d.spare_nodes
+        gpu = {
+            "analysed_frames_per_s_per_gpu": costs.gpu_fps,
+            "gpus": gpus,
+            "gpu_nodes": gpu_nodes,
+            "gpus_per_node": d.gpus_per_node,
+        }
+    ingress_gbps = d.cameras * d.bitrate_mbps / 1000
+    alerts_per_s = d.cameras * d.matches_per_camera_hour / 3600
+    rows_per_s = alerts_per_s * (ROWS_PER_ALERT + d.notification_targets)
+    counter_rows_per_s = d.cameras / d.counters_flush_s
+    vectors_mb = d.gallery_templates * d.embedding_dim * 4 / BYTES_PER_MB
+    index_mb = d.gallery_templates * HNSW_BYTES_PER_VECTOR / BYTES_PER_MB
+    workers = cpu_nodes  # one camera-worker process per CPU node holds one gallery
+    return {
+        "inputs": {"deployment": asdict(d), "costs": asdict(costs)},
+        "per_camera": {
+            "decode_cores": round(decode, 4),
+            "detect_cores": round(detect, 4),
+            "embed_cores": round(embed, 4),
+            "track_cores": round(track, 4),
+            "cpu_cores": round(cpu_per_camera, 4),
+            "embeddings_per_s": round(d.analysis_fps * d.faces_per_frame * costs.embed_ratio, 3),
+        },
+        "cpu": {
+            "cores_needed": round(d.cameras * cpu_per_camera, 1),
+            "cameras_per_node": cameras_per_cpu_node,
+            "nodes": cpu_nodes,
+            "cores_per_node": d.cores_per_node,
+            "spare_nodes": d.spare_nodes,
+            "models_on": "gpu" if on_gpu else "cpu",
+        },
+        "gpu": gpu,
+        "analysed_frames_per_s": round(frames_per_s, 1),
+        "network": {
+            "ingress_gbps": round(ingress_gbps, 2),
+            "ingress_gbps_per_cpu_node": round(cameras_per_cpu_node * d.bitrate_mbps / 1000, 3),
+        },
+        "database": {
+            "alerts_per_s": round(alerts_per_s, 3),
+            "alert_rows_per_s": round(rows_per_s, 2),
+            "counter_upserts_per_s": round(counter_rows_per_s, 1),
+            "writes_per_s": round(rows_per_s + counter_rows_per_s, 1),
+        },
+        "gallery": {
+            "templates": d.gallery_templates,
+            "vectors_mb": round(vectors_mb, 1),
+            "index_mb": round(index_mb, 1),
+            "per_replica_mb": round(vectors_mb + index_mb, 1),
+            "replicas": workers,
+            "total_mb": round((vectors_mb + index_mb) * workers, 1),
+        },
+        "memory_per_cpu_node_gb": round(
+            (cameras_per_cpu_node * FRAME_BUFFERS_MB_PER_CAMERA + vectors_mb + index_mb) / 1024,
+            1,
+        ),
+        "node_loss": {
+            "cameras_moved": cameras_per_cpu_node,
+            "share_of_cameras": round(cameras_per_cpu_node / d.cameras, 4),
+        },
+    }

@@ -1,0 +1,82 @@
+"""The capacity plan: every number follows from the measured costs, and can be traced back."""
+
+import json
+
+import pytest
+
+from watchkeeper.cluster.plan import MEASURED, Costs, Deployment, plan
+
+
+def test_the_reference_city_on_cpus_needs_a_core_and_a_third_of_one_per_camera_stream():
+    result = plan(Deployment(cameras=7000, analysis_fps=5, faces_per_frame=2))
+    per = result["per_camera"]
+    # 25 decoded frames × 4.7 ms + 5 analysed × (40 ms + 1 ms) + 5 × 2 faces × 0.16 × 34 ms
+    assert per["decode_cores"] == pytest.approx(0.1175)
+    assert per["detect_cores"] == pytest.approx(0.2)
+    assert per["embed_cores"] == pytest.approx(0.0544)
+    assert per["cpu_cores"] == pytest.approx(0.3769, abs=1e-4)
+    cpu = result["cpu"]
+    assert cpu["cameras_per_node"] == 59  # floor(32 × 0.7 / 0.3769)
+    assert cpu["nodes"] == 119 + 1  # ceil(7000 / 59) and one spare
+    assert result["gpu"] is None and cpu["models_on"] == "cpu"
+    assert result["network"]["ingress_gbps"] == pytest.approx(28.0)
+    assert result["node_loss"]["cameras_moved"] == 59
+
+
+def test_with_gpus_the_cpu_nodes_only_decode_and_the_gpus_are_sized_by_frames_per_second():
+    costs = Costs(gpu_fps=500)
+    result = plan(Deployment(cameras=7000, analysis_fps=5), costs)
+    assert result["cpu"]["models_on"] == "gpu"
+    assert result["per_camera"]["cpu_cores"] == pytest.approx(0.1175 + 0.005)
+    assert result["gpu"]["gpus"] == 100  # 35,000 frames/s at 70 % of 500 each
+    assert result["gpu"]["gpu_nodes"] == 25 + 1
+    assert result["cpu"]["nodes"] < plan(Deployment(cameras=7000))["cpu"]["nodes"]
+
+
+def test_database_and_gallery_figures_scale_with_alerts_and_templates():
+    small = plan(Deployment(cameras=100, matches_per_camera_hour=36, gallery_templates=1000))
+    # 100 cameras × 36 alerts an hour = 1 alert/s, 5 rows + 1 outbox row each
+    assert small["database"]["alerts_per_s"] == pytest.approx(1.0)
+    assert small["database"]["alert_rows_per_s"] == pytest.approx(6.0)
+    big = plan(Deployment(cameras=100, gallery_templates=1_000_000))
+    assert big["gallery"]["vectors_mb"] == pytest.approx(488.3, abs=0.1)  # 1M × 128 × 4 B
+    assert big["gallery"]["total_mb"] == pytest.approx(
+        big["gallery"]["per_replica_mb"] * big["gallery"]["replicas"], rel=1e-3
+    )
+
+
+def test_costs_are_read_from_bench_pipeline_output(tmp_path):
+    bench = {
+        "detector": [
+            {"resolution": "1920x1080", "max_side": 1920, "threads": 1, "ms_per_frame": 90.0},
+            {"resolution": "1920x1080", "max_side": 1280, "threads": 1, "ms_per_frame": 41.5},
+            {"resolution": "1920x1080", "max_side": 1280, "threads": 2, "ms_per_frame": 25.0},
+        ],
+        "embedder": [
+            {"batch": 1, "threads": 1, "ms_per_face": 36.0},
+            {"batch": 8, "threads": 1, "ms_per_face": 30.0},
+        ],
+        "end_to_end": [{"analysis_fps": 5.0, "faces": 200, "embedded": 30}],
+    }
+    costs = Costs.from_json(json.loads(json.dumps(bench)), "bench.json")
+    assert (costs.detect_ms, costs.embed_ms, costs.embed_ratio) == (41.5, 36.0, 0.15)
+    assert costs.decode_ms == MEASURED.decode_ms and costs.source == "bench.json"
+
+
+def test_flat_cost_files_name_unknown_keys():
+    assert Costs.from_json({"detect_ms": 12, "gpu_fps": 800}, "x").gpu_fps == 800.0
+    with pytest.raises(ValueError, match="unknown cost keys detect_time"):
+        Costs.from_json({"detect_time": 12}, "x")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("cameras", 0, "at least one camera"),
+        ("analysis_fps", 30.0, "at most the source rate"),
+        ("target_utilisation", 1.5, "fraction"),
+    ],
+)
+def test_impossible_deployments_are_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        plan(Deployment(**{"cameras": 10, field: value}))
