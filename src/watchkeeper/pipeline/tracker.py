@@ -50,7 +50,10 @@ class Track:
     early_checked: bool = False  # whether the track was already looked at before closing
 
     def predicted_box(self) -> FloatArray:
-        return self.box + self.velocity * (self.missed + 1)
+        box = self.box + self.velocity * (self.missed + 1)
+        # a face shrinking fast must not be predicted inside out
+        box[2:] = np.maximum(box[2:], box[:2] + 1.0)
+        return box
 
 
 def iou_matrix(a: FloatArray, b: FloatArray) -> FloatArray:

@@ -109,3 +109,13 @@ def test_iou_of_identical_and_disjoint_boxes() -> None:
     a = np.array([[0, 0, 10, 10]], np.float32)
     b = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [5, 0, 15, 10]], np.float32)
     np.testing.assert_allclose(iou_matrix(a, b), [[1.0, 0.0, 50 / 150]], rtol=1e-5)
+
+
+def test_fast_shrinking_face_is_never_predicted_inside_out() -> None:
+    tracker = FaceTracker(TrackingConfig(max_missed=5), min_quality=0.2)
+    frames = [faces_at((100, 100, 200, 200)), faces_at((115, 115, 185, 185))] + [Faces.empty()] * 4
+    for index, faces in enumerate(frames):
+        tracker.update(index, index * 0.2, IMAGE, faces, aligned_for(faces))
+    (track,) = tracker.tracks
+    box = track.predicted_box()
+    assert box[2] > box[0] and box[3] > box[1]
