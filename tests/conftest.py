@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,30 @@ def analyzer() -> FaceAnalyzer:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data")
+
+
+PG_SERVER = "postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    """A throw-away database on the real local PostgreSQL, dropped after the module.
+
+    Skips the module where no server listens on 127.0.0.1:5432 (`make test` starts one).
+    """
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server at {PG_SERVER}: {exc}")
+    name = f"wk_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

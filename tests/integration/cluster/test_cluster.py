@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,23 +73,6 @@ class Deployment:
     person_id: int
 
 
-def _pg_database() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True,
-            connect_timeout=3,
-        )  # fmt: skip
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432: {exc}")
-    name = f"wk_cluster_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def _jpegs() -> list[bytes]:
     """The clip's first second at 960×540, as a small MJPEG camera would send it."""
     source = open_source(str(CLIP), "clip", analysis_fps=25)
@@ -103,12 +85,11 @@ def _jpegs() -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, analyzer) -> Iterator[Deployment]:
+def deployment(tmp_path_factory, analyzer, postgres_database) -> Iterator[Deployment]:
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed (the RTSP camera needs it)")
     root = tmp_path_factory.mktemp("cluster")
-    database = _pg_database()
-    name = next(database)
+    name = postgres_database
     proxy = PausableProxy(PG).start()
     receiver = WebhookReceiver().start()
     rtsp = RtspServer(CLIP).start()
@@ -165,8 +146,6 @@ def deployment(tmp_path_factory, analyzer) -> Iterator[Deployment]:
         rtsp.stop()
         receiver.stop()
         proxy.stop()
-        for _ in database:  # drop the database
-            pass
 
 
 def _analysed(d: Deployment, camera: str) -> int:

@@ -1,7 +1,6 @@
 """The audit chain on a real PostgreSQL server, appended to from several threads at once."""
 
 import threading
-import uuid
 
 import pytest
 
@@ -13,26 +12,13 @@ THREADS, EACH = 4, 15
 
 
 @pytest.fixture(scope="module")
-def db():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {SERVER}: {exc}")
-    name = f"wk_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    database = Database(f"postgresql+psycopg://{SERVER}/{name}")
+def db(postgres_database):
+    database = Database(f"postgresql+psycopg://{SERVER}/{postgres_database}")
     try:
         database.migrate()
         yield database
     finally:
         database.close()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_concurrent_appends_form_one_consecutive_verifiable_chain(db):

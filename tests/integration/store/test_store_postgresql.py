@@ -1,6 +1,5 @@
 """The same store on a real PostgreSQL server (skipped where none listens on 127.0.0.1:5432)."""
 
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
@@ -16,23 +15,8 @@ SERVER = "postgres@127.0.0.1:5432"
 
 
 @pytest.fixture(scope="module")
-def pg_url():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {SERVER}: {exc}")
-    name = f"wk_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://{SERVER}/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+def pg_url(postgres_database: str) -> str:
+    return f"postgresql+psycopg://{SERVER}/{postgres_database}"
 
 
 @pytest.fixture
