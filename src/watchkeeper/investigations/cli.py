@@ -19,11 +19,9 @@ named like the login (``cli:<login>``); approving a case needs that user to be a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -38,20 +36,25 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from watchkeeper.cli_common import JsonOption, app_context, parse_date, print_json
+from watchkeeper.cli_common import (
+    JsonOption,
+    app_context,
+    fail,
+    login_role,
+    parse_date,
+    print_json,
+    refusals,
+)
 from watchkeeper.context import AppContext
 from watchkeeper.enrolment import read_photo_file
 from watchkeeper.investigations import archive, cases, export, probes, results, scan, thresholds
 from watchkeeper.investigations.errors import InvestigationError
 from watchkeeper.policy import approvals
-from watchkeeper.store import auth as auth_store
 from watchkeeper.store import investigations as store
 from watchkeeper.store.investigations import CASE_PURPOSES
 
 console = Console()
 errors = Console(stderr=True)
-P = ParamSpec("P")
-R = TypeVar("R")
 
 case_app = typer.Typer(
     help="Investigation cases: approved by a second person, bound to a window and cameras.",
@@ -77,36 +80,11 @@ def mount(app: typer.Typer) -> None:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"error: {message}", markup=False, highlight=False)
-    return typer.Exit(2)
-
-
-def _refusals(command: Callable[P, R]) -> Callable[P, R]:
-    """A refusal (no approval, outside the case, a bad photo) is one line and exit status 2."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except (InvestigationError, approvals.ApprovalError) as exc:
-            raise _fail(str(exc)) from None
-
-    return wrapper
+_refusals = refusals(InvestigationError, approvals.ApprovalError)
 
 
 def _role(app_ctx: AppContext) -> str:
-    """The role of the Watchkeeper user behind this login."""
-    name = approvals.identity(app_ctx.actor)
-    with app_ctx.db.session(readonly=True) as s:
-        user = auth_store.find_user(s, name)
-        role = user.role if user is not None and user.active else None
-    if role is None:
-        raise _fail(
-            f"{name} is not an active Watchkeeper user: deciding cases needs one with the "
-            f"supervisor role (watchkeeper user create {name} --role supervisor)"
-        )
-    return role
+    return login_role(app_ctx, "cases")
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -471,7 +449,7 @@ def investigate_review(
 ) -> None:
     """Record whether a candidate is the person searched for."""
     if is_person is None:
-        raise _fail("say --is-person or --is-not")
+        raise fail("say --is-person or --is-not")
     app_ctx = app_context(ctx)
     decision = "is_person" if is_person else "is_not"
     with app_ctx.db.session() as s:
@@ -535,7 +513,7 @@ def thresholds_suggest(
     threshold that would have met the target, with the confirmed matches it would miss."""
     app_ctx = app_context(ctx)
     if not 0 <= target < 1:
-        raise _fail(f"--target must be in [0, 1), not {target}")
+        raise fail(f"--target must be in [0, 1), not {target}")
     with app_ctx.db.session(readonly=True) as s:
         scores = store.reviewed_scores(s, app_ctx.settings.matching.default_threshold)
     rows = [x.json() for x in thresholds.suggest(scores, target)]

@@ -17,18 +17,25 @@ eyes hold on the command line as in the browser.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from watchkeeper.cli_common import JsonOption, app_context, parse_date, print_json
+from watchkeeper.cli_common import (
+    JsonOption,
+    app_context,
+    fail,
+    login_role,
+    parse_date,
+    print_json,
+    refusals,
+)
 from watchkeeper.context import AppContext
 from watchkeeper.policy import approvals, deployments, keys, retention
 from watchkeeper.policy.eligibility import explain, load_snapshot
@@ -36,15 +43,11 @@ from watchkeeper.policy.exports import export_audit
 from watchkeeper.policy.report import build_report
 from watchkeeper.policy.report_html import write_report
 from watchkeeper.policy.review import ReviewError, review_watchlist
-from watchkeeper.store import auth as auth_store
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store import repository
 from watchkeeper.store.crypto import configured_key, generate_key, key_id, read_key_file
 
 console = Console()
-errors = Console(stderr=True)
-P = ParamSpec("P")
-R = TypeVar("R")
 
 deployment_app = typer.Typer(
     help="Authorise watchlists on camera groups for a period; nothing else is matched.",
@@ -73,22 +76,7 @@ def mount(app: typer.Typer, watchlist_app: typer.Typer, audit_app: typer.Typer) 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"error: {message}", markup=False, highlight=False)
-    return typer.Exit(2)
-
-
-def _refusals(command: Callable[P, R]) -> Callable[P, R]:
-    """A rule that says no is an expected outcome: one line and exit status 2."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except (approvals.ApprovalError, ReviewError, ValueError) as exc:
-            raise _fail(str(exc)) from None
-
-    return wrapper
+_refusals = refusals(approvals.ApprovalError, ReviewError, ValueError)
 
 
 @contextmanager
@@ -98,17 +86,7 @@ def _session(ctx: typer.Context, readonly: bool = False) -> Iterator[Any]:
 
 
 def _cli_role(app_ctx: AppContext) -> str:
-    """The role of the Watchkeeper user behind this login (see the module docstring)."""
-    name = approvals.identity(app_ctx.actor)
-    with app_ctx.db.session(readonly=True) as s:
-        user = auth_store.find_user(s, name)
-        role = user.role if user is not None and user.active else None
-    if role is None:
-        raise _fail(
-            f"{name} is not an active Watchkeeper user: deciding approvals needs one with the "
-            f"supervisor role (watchkeeper user create {name} --role supervisor)"
-        )
-    return role
+    return login_role(app_ctx, "approvals")
 
 
 # --- deployments -----------------------------------------------------------------------------
@@ -374,7 +352,7 @@ def keys_generate(
 ) -> None:
     """Create a new random key file."""
     if out.exists():
-        raise _fail(f"{out} exists; a key file is never overwritten")
+        raise fail(f"{out} exists; a key file is never overwritten")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.touch(mode=0o600)
     out.write_text(generate_key() + "\n", encoding="ascii")
