@@ -52,7 +52,10 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if load_models:
             threading.Thread(
-                target=_load_models, args=(app_ctx, models_ready), name="load-models", daemon=True
+                target=_load_models,
+                args=(app_ctx, app.state.metrics, models_ready),
+                name="load-models",
+                daemon=True,
             ).start()
         start = getattr(services, "start", None)
         if callable(start):
@@ -96,12 +99,13 @@ def create_app(
     return app
 
 
-def _load_models(app_ctx: AppContext, ready: threading.Event) -> None:
+def _load_models(app_ctx: AppContext, metrics: Metrics, ready: threading.Event) -> None:
     try:
-        _ = app_ctx.analyzer
+        runtime = app_ctx.analyzer.runtime
     except Exception:  # readiness stays false; the log says why
         log.exception("the face models could not be loaded: /readyz will answer 503")
         return
+    metrics.inference_runtime.info({"runtime": runtime})
     ready.set()
 
 
