@@ -5,10 +5,10 @@ start-up, and loads the face models in a background thread, so the server answer
 ``/healthz`` immediately and ``/readyz`` once it can enrol and match.
 
 State for endpoints: ``request.app.state.ctx`` (the :class:`AppContext`),
-``request.app.state.services`` (the live service's runtime objects, e.g. the camera manager;
-None when the API runs alone), ``request.app.state.metrics`` (the Prometheus registry).
-When ``services`` has ``start()``/``stop()`` methods they are called as the app starts and
-stops (in a worker thread, so they may block).
+``request.app.state.services`` (the live :class:`~watchkeeper.usecases.runtime.Runtime`,
+read through ``api.live.runtime``; None when the API runs alone), ``request.app.state.metrics``
+(the Prometheus registry). The runtime is started and stopped with the app (in a worker
+thread, so it may block).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +28,7 @@ from watchkeeper.api.metrics import Metrics
 from watchkeeper.api.responses import NoSniff, SafeJSONResponse
 from watchkeeper.api.routers import ROUTERS
 from watchkeeper.context import AppContext
+from watchkeeper.usecases.runtime import Runtime
 from watchkeeper.web import mount as mount_console
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ API_PREFIX = "/api/v1"
 def create_app(
     app_ctx: AppContext,
     *,
-    services: object | None = None,
+    services: Runtime | None = None,
     metrics: Metrics | None = None,
     load_models: bool = True,
 ) -> FastAPI:
@@ -52,20 +52,18 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if load_models:
             threading.Thread(
-                target=_load_models,
+                target=ops.load_models,
                 args=(app_ctx, app.state.metrics, models_ready),
                 name="load-models",
                 daemon=True,
             ).start()
-        start = getattr(services, "start", None)
-        if callable(start):
-            await run_in_threadpool(start)
+        if services is not None:
+            await run_in_threadpool(services.start)
         try:
             yield
         finally:
-            stop = getattr(services, "stop", None)
-            if callable(stop):
-                await run_in_threadpool(stop)
+            if services is not None:
+                await run_in_threadpool(services.stop)
 
     app = FastAPI(
         title="Watchkeeper",
@@ -97,18 +95,3 @@ def create_app(
     app.include_router(ops.router)
     mount_console(app)  # the operator console: pages at /, assets at /static
     return app
-
-
-def _load_models(app_ctx: AppContext, metrics: Metrics, ready: threading.Event) -> None:
-    try:
-        runtime = app_ctx.analyzer.runtime
-    except Exception:  # readiness stays false; the log says why
-        log.exception("the face models could not be loaded: /readyz will answer 503")
-        return
-    metrics.inference_runtime.info({"runtime": runtime})
-    ready.set()
-
-
-def models_loaded(app: Any) -> bool:
-    event = getattr(app.state, "models_ready", None)
-    return isinstance(event, threading.Event) and event.is_set()

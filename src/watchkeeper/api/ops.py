@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -35,8 +37,6 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Readiness: database reachable and models loaded")
 def readyz(request: Request) -> JSONResponse:
-    from watchkeeper.api.app import models_loaded
-
     ctx: AppContext = request.app.state.ctx
     ready = models_loaded(request.app)
     if ready:
@@ -102,3 +102,24 @@ def _route_template(scope: Scope) -> str:
     so that the number of label values stays bounded."""
     route = scope.get("route")
     return str(getattr(route, "path", "unmatched"))
+
+
+def load_models(app_ctx: AppContext, metrics: Metrics, ready: threading.Event) -> None:
+    """Load the face models off the start-up path; ``ready`` is set once they answer.
+
+    The runtime they loaded on (OpenVINO or ONNX Runtime, and its precision) is exported on
+    /metrics, so an operator can see which one a node chose.
+    """
+    try:
+        runtime = app_ctx.analyzer.runtime
+    except Exception:  # readiness stays false; the log says why
+        log.exception("the face models could not be loaded: /readyz will answer 503")
+        return
+    metrics.inference_runtime.info({"runtime": runtime})
+    ready.set()
+
+
+def models_loaded(app: Any) -> bool:
+    """Whether the models ``load_models`` started on are loaded (readiness)."""
+    event = getattr(app.state, "models_ready", None)
+    return isinstance(event, threading.Event) and event.is_set()

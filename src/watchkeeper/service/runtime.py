@@ -25,11 +25,9 @@ from watchkeeper.alerts import (
     AlertChange,
     AlertService,
     EventBroker,
-    MqttNotifier,
-    Notifier,
     OutboxDispatcher,
-    WebhookNotifier,
 )
+from watchkeeper.alerts.channels import build_notifiers
 from watchkeeper.context import AppContext
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import Recogniser
@@ -64,15 +62,11 @@ class Services:
         self.alerts = AlertService(
             ctx.db, ctx.media, settings.notifications, self.broker, on_change=self._on_alert
         )
-        notifiers: list[Notifier] = [
-            WebhookNotifier(settings.notifications.webhooks, settings.notifications.timeout_s)
-        ]
-        if settings.notifications.mqtt.enabled:
-            notifiers.append(
-                MqttNotifier(settings.notifications.mqtt, settings.notifications.timeout_s)
-            )
         self.dispatcher = OutboxDispatcher(
-            ctx.db, notifiers, settings.notifications, on_result=self.metrics.observe_delivery
+            ctx.db,
+            build_notifiers(settings.notifications),
+            settings.notifications,
+            on_result=self.metrics.observe_delivery,
         )
         self.cameras = CameraManager(
             ctx.db,

@@ -56,7 +56,8 @@ class OnnxEmbedder:
         vectors = np.concatenate(chunks).reshape(len(aligned), -1).astype(np.float32)
         self.dimension = vectors.shape[1]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        unit: FloatArray = vectors / np.maximum(norms, 1e-12)
+        return unit
 
     def _normalise(self, crops: np.ndarray) -> FloatArray:
         raise NotImplementedError

@@ -129,17 +129,21 @@ def fold_constant_dequantization(model: onnx.ModelProto) -> onnx.ModelProto:
 def _dequantize(
     values: np.ndarray, scale: np.ndarray, zero: np.ndarray, axis: int, block_size: int
 ) -> np.ndarray:
+    result: np.ndarray
     if scale.size == 1:
-        return ((values - zero.reshape(())) * scale.reshape(())).astype(np.float32)
+        result = ((values - zero.reshape(())) * scale.reshape(())).astype(np.float32)
+        return result
     axis %= values.ndim
     if block_size:
         scale = np.repeat(scale, block_size, axis=axis)
         zero = np.repeat(zero, block_size, axis=axis)
         cut = tuple(slice(0, n) for n in values.shape)
-        return ((values - zero[cut]) * scale[cut]).astype(np.float32)
+        result = ((values - zero[cut]) * scale[cut]).astype(np.float32)
+        return result
     shape = [1] * values.ndim
     shape[axis] = -1
-    return ((values - zero.reshape(shape)) * scale.reshape(shape)).astype(np.float32)
+    result = ((values - zero.reshape(shape)) * scale.reshape(shape)).astype(np.float32)
+    return result
 
 
 def _drop_unused(model: onnx.ModelProto) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from watchkeeper.alerts import AlertService, ReviewError
 from watchkeeper.alerts.documents import alert_document
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.live import runtime
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
@@ -98,9 +99,9 @@ def _ctx(request: Request) -> AppContext:
 
 def _service(request: Request) -> AlertService:
     """The running service's (which also tells live listeners), or one for this request."""
-    service = getattr(request.app.state.services, "alerts", None)
-    if isinstance(service, AlertService):
-        return service
+    live = runtime(request)
+    if live is not None:
+        return live.alerts
     ctx = _ctx(request)
     return AlertService(ctx.db, ctx.media, ctx.settings.notifications)
 

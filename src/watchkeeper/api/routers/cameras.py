@@ -10,20 +10,21 @@ frames come, for the console's "live test" before saving.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.live import runtime
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
-from watchkeeper.service import registry
-from watchkeeper.service.camera import CameraStatus
-from watchkeeper.service.probe import check_uri, probe
 from watchkeeper.store import cameras as camera_store
+from watchkeeper.streams.probe import check_uri, probe
+from watchkeeper.usecases import cameras as registry
+from watchkeeper.usecases.runtime import CameraControl, CameraStatus
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -127,8 +128,9 @@ def _ctx(request: Request) -> AppContext:
     return ctx
 
 
-def _manager(request: Request) -> Any:
-    return getattr(request.app.state.services, "cameras", None)
+def _manager(request: Request) -> CameraControl | None:
+    live = runtime(request)
+    return live.cameras if live is not None else None
 
 
 def _status(request: Request, camera_id: int) -> CameraStatus | None:

@@ -22,6 +22,7 @@ from watchkeeper.enrolment import enrol_person
 from watchkeeper.policy import audit
 from watchkeeper.store import repository
 from watchkeeper.store.models import Person
+from watchkeeper.usecases import persons as entries
 
 router = APIRouter(tags=["persons"])
 
@@ -191,16 +192,7 @@ def delete_person(
     reason: Annotated[str, Query(min_length=3, max_length=1000, description="For the audit log.")],
 ) -> Response:
     ctx = _ctx(request)
-    with ctx.db.session() as s:
-        person = repository.get_person(s, person_id)
-        details = {"name": person.name, "watchlist": person.watchlist.name}
-        freed = repository.delete_person(s, person)
-        audit.record(
-            s, principal.actor, "person.delete", "person", person_id,
-            reason=reason, details=details,
-        )  # fmt: skip
-    for sha in freed:
-        ctx.media.delete(sha)
+    entries.delete_person(ctx.db, ctx.media, principal.actor, person_id, reason)
     return Response(status_code=204)
 
 
