@@ -16,6 +16,19 @@ from watchkeeper.domain import Match, Sighting
 from watchkeeper.store import repository
 from watchkeeper.store.models import AuditEvent
 
+PROXY = {"api": {"trusted_proxies": ["127.0.0.0/8"]}}
+ATTACKER, VICTIM = "203.0.113.9", "198.51.100.7"
+
+
+def login_status(api: LiveApi, username: str, password: str, client: str | None = None) -> int:
+    """The status of one login attempt, as ``client`` behind a proxy when given."""
+    headers = {"X-Forwarded-For": client} if client else {}
+    with api.client() as c:
+        reply = c.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}, headers=headers
+        )
+    return reply.status_code
+
 
 def bearer(api: LiveApi, token: str, **headers: str) -> httpx.Client:
     """A machine client: the API key in the Authorization header, no cookies."""
