@@ -13,6 +13,7 @@ from live_api import LiveApi
 from security_kit import audit_events, bearer
 
 from watchkeeper.service.probe import check_reachable_by_remote
+from watchkeeper.store.models import Camera
 
 ROOTS_HINT = "api.camera_file_roots"
 
@@ -39,6 +40,11 @@ def test_finding_05_a_camera_cannot_be_moved_onto_the_servers_files(api: LiveApi
         moved = sue.patch(f"/api/v1/cameras/{camera['id']}", json={"uri": "/var/log"})
         assert moved.status_code == 422 and ROOTS_HINT in moved.json()["detail"]
         assert sue.get(f"/api/v1/cameras/{camera['id']}").json()["uri"] == "rtsp://cam/x"
+    with api.ctx.db.session() as s:  # a camera the command line put on a file keeps it
+        s.get(Camera, camera["id"]).uri = "/srv/clip.mp4"
+    with bearer(api, api.api_key("sue", None)) as sue:
+        kept = {"uri": "/srv/clip.mp4", "enabled": False}
+        assert sue.patch(f"/api/v1/cameras/{camera['id']}", json=kept).status_code == 200
 
 
 def test_finding_05_files_under_a_configured_root_are_accepted(start_api, tmp_path: Path):

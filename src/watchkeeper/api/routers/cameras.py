@@ -264,7 +264,11 @@ def patch_camera(
     principal: Annotated[Principal, Depends(require("cameras:write"))],
 ) -> CameraOut:
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
-    _check_remote_uri(request, changes.get("uri"))
+    if changes.get("uri") is not None:
+        with _ctx(request).db.session(readonly=True) as s:
+            stored = camera_store.get_camera(s, camera_id).uri
+        if changes["uri"] not in (stored, redact(stored)):  # a form sending the URI back is fine
+            _check_remote_uri(request, changes["uri"])
     for field in ("name", "uri", "group", "analysis_fps", "enabled"):
         if field in changes and changes[field] is None:
             raise ProblemError(422, f"{field} cannot be null", title="Invalid camera")
