@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchkeeper.api.clients import client_address
 from watchkeeper.api.metrics import CONTENT_TYPE_LATEST, Metrics
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
@@ -54,7 +55,7 @@ def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics (allow-listed networks only)")
 def metrics(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
-    client = request.client.host if request.client else ""
+    client = client_address(request)
     if not _allowed(client, ctx.settings.api.metrics_allow):
         raise ProblemError(403, f"{client or 'this client'} is not in api.metrics_allow")
     registry: Metrics = request.app.state.metrics
