@@ -123,6 +123,29 @@ class TrackingConfig(BaseModel):
         description="A track open longer than this is closed into a sighting and restarted, "
         "so that a person who lingers is still reported promptly.",
     )
+    stretch_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="A track keeps the best face of every stretch this long; the faces it "
+        "embeds are the best of equal parts of its life, not the top-k of one moment.",
+    )
+    scene_cut_similarity: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Two analysed frames whose thumbnails correlate below this are a shot "
+        "change or camera jump, and every open track ends there (0: never). Same-shot frames "
+        "measure 0.76-0.99, cuts 0.14-0.52 (docs/decisions/0031-track-splitting.md).",
+    )
+    same_person_similarity: float = Field(
+        default=0.25,
+        ge=-1,
+        le=1,
+        description="A track whose embedded faces, in time order, score below this cosine "
+        "against each other is split there: they are two people "
+        "(docs/decisions/0031-track-splitting.md).",
+    )
 
 
 class MatchingConfig(BaseModel):
