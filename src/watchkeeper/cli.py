@@ -432,6 +432,7 @@ def results_json(
                 "started_at": datetime.fromtimestamp(s.started_at, UTC).isoformat(),
                 "ended_at": datetime.fromtimestamp(s.ended_at, UTC).isoformat(),
                 "quality": round(s.best_quality, 3),
+                **outcome_json(s),
                 "matches": [
                     {
                         "person_id": m.person_id,
@@ -448,9 +449,19 @@ def results_json(
     }
 
 
+def outcome_json(sighting: Sighting) -> dict[str, Any]:
+    """Why the track matched or not (numbers and a reason: nothing of the face itself)."""
+    outcome = sighting.outcome
+    return {
+        "embedded": len(sighting.templates),
+        "best_score": outcome.best_score if outcome else None,
+        "outcome": outcome.reason if outcome else None,
+    }
+
+
 def print_results(summary: dict[str, Any]) -> None:
     table = Table(
-        "track", "frames", "detections", "quality", "match", "score",
+        "track", "frames", "detections", "quality", "embedded", "match", "score", "why not",
         title=f"{len(summary['sightings'])} sightings from {summary['faces_detected']} face "
         f"detections in {summary['frames_analysed']} analysed frames",
     )  # fmt: skip
@@ -461,8 +472,10 @@ def print_results(summary: dict[str, Any]) -> None:
             f"{s['first_frame']}–{s['last_frame']}",
             str(s["detections"]),
             f"{s['quality']:.2f}",
+            str(s["embedded"]),
             f"[bold red]{best['person']}[/] ({best['watchlist']})" if best else "—",
-            f"{best['score']:.3f}" if best else "",
+            f"{best['score']:.3f}" if best else _score(s["best_score"]),
+            "" if best else (s["outcome"] or ""),
         )
     console.print(table)
     matched = sum(1 for s in summary["sightings"] if s["matches"])
@@ -470,6 +483,10 @@ def print_results(summary: dict[str, Any]) -> None:
         f"{matched} matched sighting(s) stored; "
         f"{len(summary['sightings']) - matched} unmatched discarded (nothing kept)."
     )
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"({value:.3f})"
 
 
 @app.command()
