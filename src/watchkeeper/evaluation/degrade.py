@@ -13,8 +13,9 @@ A degraded probe is compared with the *clean* template of every other labelled p
 sighting is compared with an enrolment photo), so genuine trials are the photo's mates and
 impostor trials everyone else. Per rung: the share of faces detected, the mean quality score
 of those detected, TAR at FAR 1 % and 0.1 % (None where too few impostor trials exist to
-observe that FAR) and TAR at the operating threshold. A probe whose face is not detected
-counts as a miss in every TAR: the rate is what a camera would deliver.
+observe that FAR), and TAR and FMR at the operating threshold (what a deployment gets). A
+probe whose face is not detected counts as a miss in every TAR: the rate is what a camera
+would deliver.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class RungResult:
     tar_far_1e2: float | None
     tar_far_1e3: float | None
     tar_at_threshold: float
+    fmr_at_threshold: float  # impostor trials accepted at the threshold: false matches
     genuine: int
     impostor: int
 
@@ -125,6 +127,7 @@ def _rates(
         "tar_far_1e2": None if at[1e-2] is None else round(at[1e-2].tar, 4),
         "tar_far_1e3": None if at[1e-3] is None else round(at[1e-3].tar, 4),
         "tar_at_threshold": round(float((g >= threshold).mean()), 4),
+        "fmr_at_threshold": round(float((m >= threshold).mean()), 4),
         "genuine": int(g.size),
         "impostor": int(m.size),
     }
@@ -218,14 +221,14 @@ def markdown_table(results: Sequence[RungResult]) -> str:
 
     lines = [
         "| face px | CRF | variant | detected | mean quality | TAR@FAR 1 % | TAR@FAR 0.1 % "
-        "| TAR at threshold |",
-        "|---|---|---|---|---|---|---|---|",
+        "| TAR at threshold | FMR at threshold |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.height} | {r.crf if r.crf is not None else 'photo'} | {r.variant} "
             f"| {r.detected:.2f} | {cell(r.mean_quality)} | {cell(r.tar_far_1e2)} "
-            f"| {cell(r.tar_far_1e3)} | {r.tar_at_threshold:.3f} |"
+            f"| {cell(r.tar_far_1e3)} | {r.tar_at_threshold:.3f} | {r.fmr_at_threshold:.4f} |"
         )
     return "\n".join(lines)
 

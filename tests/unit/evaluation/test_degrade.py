@@ -51,7 +51,9 @@ def test_h264_round_trip_keeps_every_picture_and_loses_more_at_higher_crf() -> N
 
 
 def rung(height: int, tar: float, crf: int | None = 28) -> RungResult:
-    return RungResult(height, crf, "plain" if crf else "clean", 10, 1.0, 0.5, tar, None, tar, 5, 50)
+    return RungResult(
+        height, crf, "plain" if crf else "clean", 10, 1.0, 0.5, tar, None, tar, 0.0, 5, 50
+    )
 
 
 def test_the_smallest_height_is_the_one_from_which_recall_stays_within_ten_points() -> None:
