@@ -84,7 +84,9 @@ class VisionConfig(BaseModel):
         default=0.25,
         ge=0,
         le=1,
-        description="Faces below this quality score are tracked but never embedded.",
+        description="Beyond a track's best face, which is always embedded whatever its score, "
+        "faces below this quality score are not embedded (docs/decisions/0030-recall-first-"
+        "selection.md).",
     )
     enrol_min_quality: float = Field(
         default=0.4,
@@ -107,7 +109,11 @@ class TrackingConfig(BaseModel):
         description="A track closes after this many analysed frames without its face.",
     )
     best_k: int = Field(
-        default=3, ge=1, le=32, description="Embed only this many best-quality frames per track."
+        default=3,
+        ge=1,
+        le=32,
+        description="Embed at most this many faces per track: the best of each of this many "
+        "equal parts of its life.",
     )
     early_match_after: int = Field(
         default=2,
