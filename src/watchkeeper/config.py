@@ -75,10 +75,11 @@ class VisionConfig(BaseModel):
         default=0.3, gt=0, lt=1, description="IoU above which overlapping detections merge."
     )
     min_face_size: int = Field(
-        default=24,
+        default=20,
         ge=8,
         le=2000,
-        description="Faces whose shorter box side is smaller (in source pixels) are ignored.",
+        description="Faces whose shorter box side is smaller (in source pixels) are ignored. "
+        "20 keeps faces from about 26 px high (docs/decisions/0030-recall-first-selection.md).",
     )
     min_quality: float = Field(
         default=0.25,
