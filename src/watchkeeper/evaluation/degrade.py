@@ -68,7 +68,7 @@ def render(image: ImageArray, box: FloatArray, height: int, variant: str) -> Ima
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     cx, cy = (box[0] + box[2]) / 2 * scale, (box[1] + box[3]) / 2 * scale
     width, tall = CANVAS
-    shift = np.float32([[1, 0, width / 2 - cx], [0, 1, tall / 2 - cy]])
+    shift = np.array([[1, 0, width / 2 - cx], [0, 1, tall / 2 - cy]], np.float32)
     canvas = cv2.warpAffine(small, shift, CANVAS, borderMode=cv2.BORDER_REPLICATE)
     if variant == "motion blur":
         length = max(3, round(height / 10))
@@ -96,7 +96,9 @@ def through_h264(pictures: Sequence[ImageArray], crf: int) -> list[ImageArray]:
         container.mux(stream.encode())
     buffer.seek(0)
     with av.open(buffer, "r") as container:
-        return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+        return [
+            np.asarray(f.to_ndarray(format="bgr24"), np.uint8) for f in container.decode(video=0)
+        ]
 
 
 def _largest(analyzer: FaceAnalyzer, image: ImageArray) -> tuple[FloatArray, float, FloatArray]:
