@@ -89,16 +89,19 @@ class VisionConfig(BaseModel):
         default=0.3, gt=0, lt=1, description="IoU above which overlapping detections merge."
     )
     min_face_size: int = Field(
-        default=24,
+        default=20,
         ge=8,
         le=2000,
-        description="Faces whose shorter box side is smaller (in source pixels) are ignored.",
+        description="Faces whose shorter box side is smaller (in source pixels) are ignored. "
+        "20 keeps faces from about 26 px high (docs/decisions/0030-recall-first-selection.md).",
     )
     min_quality: float = Field(
         default=0.25,
         ge=0,
         le=1,
-        description="Faces below this quality score are tracked but never embedded.",
+        description="Beyond a track's best face, which is always embedded whatever its score, "
+        "faces below this quality score are not embedded (docs/decisions/0030-recall-first-"
+        "selection.md).",
     )
     enrol_min_quality: float = Field(
         default=0.4,
@@ -121,7 +124,11 @@ class TrackingConfig(BaseModel):
         description="A track closes after this many analysed frames without its face.",
     )
     best_k: int = Field(
-        default=3, ge=1, le=32, description="Embed only this many best-quality frames per track."
+        default=3,
+        ge=1,
+        le=32,
+        description="Embed at most this many faces per track: the best of each of this many "
+        "equal parts of its life.",
     )
     early_match_after: int = Field(
         default=2,
@@ -136,6 +143,29 @@ class TrackingConfig(BaseModel):
         gt=0,
         description="A track open longer than this is closed into a sighting and restarted, "
         "so that a person who lingers is still reported promptly.",
+    )
+    stretch_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="A track keeps the best face of every stretch this long; the faces it "
+        "embeds are the best of equal parts of its life, not the top-k of one moment.",
+    )
+    scene_cut_similarity: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Two analysed frames whose thumbnails correlate below this are a shot "
+        "change or camera jump, and every open track ends there (0: never). Same-shot frames "
+        "measure 0.76-0.99, cuts 0.14-0.52 (docs/decisions/0031-track-splitting.md).",
+    )
+    same_person_similarity: float = Field(
+        default=0.25,
+        ge=-1,
+        le=1,
+        description="A track whose embedded faces, in time order, score below this cosine "
+        "against each other is split there: they are two people "
+        "(docs/decisions/0031-track-splitting.md).",
     )
 
 

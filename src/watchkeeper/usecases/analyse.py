@@ -165,6 +165,16 @@ def _names(app_ctx: AppContext, results: Results) -> dict[int, tuple[str, str]]:
         }
 
 
+def outcome_json(sighting: Sighting) -> dict[str, Any]:
+    """Why the track matched or not (numbers and a reason: nothing of the face itself)."""
+    outcome = sighting.outcome
+    return {
+        "embedded": len(sighting.templates),
+        "best_score": outcome.best_score if outcome else None,
+        "outcome": outcome.reason if outcome else None,
+    }
+
+
 def results_json(app_ctx: AppContext, results: Results, pipeline: CameraPipeline) -> dict[str, Any]:
     """The analysis as plain values: counts, and each sighting with its matches."""
     names = _names(app_ctx, results)
@@ -183,6 +193,7 @@ def results_json(app_ctx: AppContext, results: Results, pipeline: CameraPipeline
                 "started_at": datetime.fromtimestamp(s.started_at, UTC).isoformat(),
                 "ended_at": datetime.fromtimestamp(s.ended_at, UTC).isoformat(),
                 "quality": round(s.best_quality, 3),
+                **outcome_json(s),
                 "matches": [
                     {
                         "person_id": m.person_id,
