@@ -63,8 +63,8 @@ class VisionConfig(BaseModel):
     precision: Literal["auto", "f32", "bf16"] = Field(
         default="auto",
         description="Arithmetic of the OpenVINO runtime. 'auto': bf16 where the CPU computes "
-        "in bf16 natively (SFace 1.6-1.8x faster than f32 on an AVX-512 BF16 EPYC; templates agree at cosine >= 0.995), "
-        "f32 otherwise. ONNX Runtime always runs f32.",
+        "in bf16 natively (SFace 1.6-1.8x faster than f32 on an AVX-512 BF16 EPYC; templates "
+        "agree at cosine >= 0.995), f32 otherwise. ONNX Runtime always runs f32.",
     )
     providers: list[Literal["tensorrt", "cuda", "cpu"]] = Field(
         default=["tensorrt", "cuda", "cpu"],
