@@ -1,13 +1,19 @@
 """How fast the gallery answers, and how much it holds, from a thousand to a million templates.
 
-Synthetic but face-like data: 128-d unit vectors, identities as random centres sharing a
-common direction (impostor cosine ≈ 0.14, as SFace's are), each enrolled with several noisy
-templates (genuine cosine ≈ 0.77). Queries are half fresh noisy views of enrolled identities
+Two kinds of data (``--data``), 128-d unit vectors, identities each enrolled with several
+noisy templates (genuine cosine ≈ 0.75), queries half fresh views of enrolled identities
 (mated) and half identities never enrolled (non-mated), one query at a time, as a camera
 worker searches. Exact search (IndexFlatIP) is the reference for the recall of HNSW.
 
+- ``realistic`` (default): the real SFace templates of the example faces, plus synthetic
+  identities drawn with their mean, covariance and genuine/impostor cosines
+  (bench/face_templates.py; the fit is printed);
+- ``isotropic``: identity centres filling all 128 dimensions around one common direction — a
+  harder case for any index than real faces, kept for comparison with earlier runs.
+
     .venv/bin/python bench/gallery.py                                 # 1k … 1M, a table
     .venv/bin/python bench/gallery.py --sizes 1000,100000 --json out.json
+    .venv/bin/python bench/gallery.py --sizes 1000000 --hnsw-m 32 --ef-construction 40
 
 Record results in docs/performance.md together with the machine block this prints.
 """
@@ -28,7 +34,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from face_templates import FaceSpread, real_templates  # bench/face_templates.py
 from watchkeeper.matching import Gallery, decide
+from watchkeeper.matching.gallery import HNSW_EF_CONSTRUCTION, HNSW_M
 
 MODEL = "bench@1"
 DIMENSION = 128
@@ -43,17 +51,27 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 class FaceLikeData:
-    """Enrolled templates and mixed mated / non-mated queries, reproducible from a seed."""
+    """Enrolled templates and mixed mated / non-mated queries, reproducible from a seed.
 
-    def __init__(self, size: int, per_identity: int, queries: int, seed: int) -> None:
+    ``spread`` draws realistic identities (the real templates' spread); without it, the
+    isotropic centres of earlier runs are used.
+    """
+
+    def __init__(
+        self, size: int, per_identity: int, queries: int, seed: int, spread: FaceSpread | None
+    ) -> None:
         rng = np.random.default_rng(seed)
         common = unit(rng.standard_normal((1, DIMENSION), np.float32))
 
         def centres(count: int) -> np.ndarray:
+            if spread is not None:
+                return spread.centres(count)
             noise = rng.standard_normal((count, DIMENSION), np.float32) / np.sqrt(DIMENSION)
             return unit(COMMON * common + noise)
 
         def views(of: np.ndarray) -> np.ndarray:
+            if spread is not None:
+                return spread.views(of)
             return unit(of + SPREAD * rng.standard_normal(of.shape, np.float32))
 
         identities = -(-size // per_identity)
@@ -74,10 +92,14 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def build(data: FaceLikeData, exact_limit: int) -> tuple[Gallery, dict[str, Any]]:
+def build(
+    data: FaceLikeData, exact_limit: int, args: argparse.Namespace
+) -> tuple[Gallery, dict[str, Any]]:
     gc.collect()
     before = rss_bytes()
-    gallery = Gallery(MODEL, DIMENSION, exact_limit)
+    gallery = Gallery(
+        MODEL, DIMENSION, exact_limit, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction
+    )
     started = time.perf_counter()
     ids = np.arange(len(data.vectors))
     gallery.rebuild(ids, data.persons, np.zeros_like(ids), data.vectors, model=MODEL, version=1)
@@ -124,8 +146,8 @@ def decisions(gallery: Gallery, data: FaceLikeData) -> tuple[np.ndarray, float]:
 
 
 def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
-    data = FaceLikeData(size, args.per_identity, args.queries, args.seed)
-    exact, exact_build = build(data, exact_limit=size)
+    data = FaceLikeData(size, args.per_identity, args.queries, args.seed, args.spread)
+    exact, exact_build = build(data, size, args)
     truth, truth_scores, exact_latency = single_queries(exact, data.queries)
     _, exact_decide_ms = decisions(exact, data)
     row: dict[str, Any] = {
@@ -133,7 +155,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         "exact": exact_build | exact_latency | {"decide_p50_ms": exact_decide_ms},
     }
     del exact
-    ann, ann_build = build(data, exact_limit=1)  # HNSW whatever the size
+    ann, ann_build = build(data, 1, args)  # HNSW whatever the size
     row["hnsw"] = ann_build | {"M": ann.hnsw_m, "ef_construction": ann.ef_construction}
     row["hnsw_search"] = []
     true_people = data.persons[truth[: data.mated]]
@@ -247,13 +269,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ef", default="16,32,64,128,256,512", help="HNSW efSearch values to try")
     parser.add_argument("--threads", type=int, default=2, help="FAISS (OpenMP) threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", choices=["realistic", "isotropic"], default="realistic")
+    parser.add_argument("--hnsw-m", type=int, default=HNSW_M, help="HNSW links per node")
+    parser.add_argument(
+        "--ef-construction", type=int, default=HNSW_EF_CONSTRUCTION, help="HNSW build depth"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     args.ef = [int(value) for value in args.ef.split(",")]
     faiss.omp_set_num_threads(args.threads)
 
-    results: dict[str, Any] = {"machine": machine(), "sizes": []}
+    results: dict[str, Any] = {"machine": machine(), "data": args.data, "sizes": []}
+    args.spread = FaceSpread(real_templates(), args.seed) if args.data == "realistic" else None
+    if args.spread is not None:
+        probe = FaceLikeData(20_000, args.per_identity, 2, args.seed, args.spread)
+        results["spread"] = args.spread.report(probe.vectors, probe.persons)
     print("\n".join(f"{key}: {value}" for key, value in results["machine"].items()))
+    print("spread:", json.dumps(results.get("spread", "isotropic")))
     for size in (int(value) for value in args.sizes.split(",")):
         started = time.perf_counter()
         results["sizes"].append(bench_size(size, args))
