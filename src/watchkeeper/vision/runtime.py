@@ -115,7 +115,7 @@ def select_runtime(config: VisionConfig) -> Runtime:
     present, takes OpenVINO on x86 CPUs, and ONNX Runtime anywhere else. ``auto`` precision
     is bf16 where OpenVINO says the CPU computes in bf16 natively, f32 otherwise.
     """
-    name = config.runtime
+    name: str = config.runtime
     reason = "set in vision.runtime"
     if name == "auto":
         name, reason = _auto_runtime(config)
