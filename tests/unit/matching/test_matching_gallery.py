@@ -277,3 +277,22 @@ def test_snapshot_round_trip_keeps_results_removals_and_version(
     np.testing.assert_array_equal(result.template_ids, expected.template_ids)
     np.testing.assert_array_equal(result.watchlist_ids, expected.watchlist_ids)
     assert not (result.person_ids == 4).any()
+
+
+def test_templates_added_to_a_built_ivf_index_are_found_and_rescored_exactly() -> None:
+    rng = np.random.default_rng(11)
+    vectors, persons = clustered(rng, 100, 4)
+    gallery = filled(vectors[:300], persons[:300], exact_limit=100, ann="ivf")
+    assert gallery.kind == "ivf"
+
+    gallery.add(
+        np.arange(300, 400) + 1000, persons[300:], persons[300:] % 3, vectors[300:], model=MODEL
+    )
+    newcomer = vectors[350:351]
+    scores = gallery.identity_scores(newcomer, top_k=3, model=MODEL)
+
+    result = gallery.search(vectors, k=1, model=MODEL)
+    np.testing.assert_array_equal(result.template_ids[:, 0], np.arange(400) + 1000)
+    assert scores.person_ids[0] == persons[350]
+    assert scores.scores[0, 0] == pytest.approx(1.0, abs=1e-5)
+    assert scores.template_ids[0, 0] == 1350
