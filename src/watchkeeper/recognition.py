@@ -78,12 +78,21 @@ class Recogniser:
         self.model = model
         self.cipher = cipher
         self.counters = counters
-        self.gallery = Gallery(model, dimension, exact_limit=config.exact_search_limit)
+        self.gallery = self._empty_gallery(dimension)
         self.rules = PolicySnapshot((policy or PolicyConfig()).require_authorisation, version=-1)
         self._thresholds: dict[int, float] = {}
         self._lock = threading.Lock()
         self._rules_loaded = 0.0
         self.refresh(force=True)
+
+    def _empty_gallery(self, dimension: int) -> Gallery:
+        return Gallery(
+            self.model,
+            dimension,
+            exact_limit=self.config.exact_search_limit,
+            ann=self.config.ann_index,
+            ivf_nprobe=self.config.ivf_nprobe,
+        )
 
     def refresh(self, force: bool = False) -> bool:
         """Reload what changed in the store: the policy rules, and the gallery when its
@@ -111,9 +120,7 @@ class Recogniser:
                 ids, persons, watchlists, vectors, model=self.model, version=version
             )
         else:
-            self.gallery = Gallery(
-                self.model, self.gallery.dimension, exact_limit=self.config.exact_search_limit
-            )
+            self.gallery = self._empty_gallery(self.gallery.dimension)
             self.gallery.version = version
         log.info("gallery at version %d: %d templates", version, len(ids))
         return True
