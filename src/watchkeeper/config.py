@@ -157,7 +157,7 @@ class TrackingConfig(BaseModel):
         le=1,
         description="Two analysed frames whose thumbnails correlate below this are a shot "
         "change or camera jump, and every open track ends there (0: never). Same-shot frames "
-        "measure 0.76-0.99, cuts 0.14-0.52 (docs/decisions/0031-track-splitting.md).",
+        "measure 0.75-0.99, cuts 0.14-0.52 (docs/decisions/0031-track-splitting.md).",
     )
     same_person_similarity: float = Field(
         default=0.25,
