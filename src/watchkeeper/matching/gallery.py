@@ -535,7 +535,7 @@ class Gallery:
                 found_scores, found_rows = contents.index.search(q, fetch)
         else:
             if contents.kind == "ivf":
-                params = faiss.SearchParametersIVF()  # type: ignore[attr-defined]  # not in stubs
+                params = faiss.SearchParametersIVF()
                 params.nprobe = self.ivf_nprobe
             else:
                 params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in stubs
