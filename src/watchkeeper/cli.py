@@ -29,7 +29,7 @@ from watchkeeper.domain import Frame, Match, Sighting
 from watchkeeper.enrolment import EnrolmentError, enrol_person, read_photo_file
 from watchkeeper.evaluation.cli import app as eval_app
 from watchkeeper.investigations.cli import mount as mount_investigations
-from watchkeeper.pipeline import CameraPipeline, CameraWorker
+from watchkeeper.pipeline import CameraPipeline, CameraWorker, motion_gated
 from watchkeeper.policy import audit
 from watchkeeper.policy.cli import mount as mount_policy
 from watchkeeper.policy.counters import ActivityCounters
@@ -359,7 +359,11 @@ def process_source(
         policy=settings.policy, cipher=app_ctx.cipher, counters=counters,
     )  # fmt: skip
     pipeline = CameraPipeline(
-        camera, analyzer, settings.tracking, settings.vision.min_quality, recogniser.screen
+        camera,
+        motion_gated(analyzer, settings.motion, analysis_fps),  # type: ignore[arg-type]
+        settings.tracking,
+        settings.vision.min_quality,
+        recogniser.screen,
     )
     results: list[tuple[Sighting, list[Match]]] = []
     live = getattr(source, "live", False)
