@@ -117,6 +117,14 @@ class TrackingConfig(BaseModel):
         "is screened and, if it may be someone listed, matched at once instead of when the "
         "person leaves the picture (0: only when the track closes).",
     )
+    early_match_looks: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Live cameras: how often an open track may be screened before it closes; "
+        "after the first look, only when a face at least 0.1 better in quality has arrived "
+        "(a person's first faces are often small or turned).",
+    )
     max_track_seconds: float = Field(
         default=10.0,
         gt=0,

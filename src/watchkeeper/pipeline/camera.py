@@ -25,6 +25,8 @@ from watchkeeper.vision import FaceAnalyzer
 # Given the first template of each closing track (N, D), which tracks deserve more templates.
 Screen = Callable[[FloatArray], npt.NDArray[np.bool_]]
 
+EARLY_GAIN = 0.1  # an open track is screened again only when its best face got this much better
+
 
 @dataclass(slots=True)
 class PipelineStats:
@@ -54,12 +56,14 @@ class CameraPipeline:
         min_quality: float,
         screen: Screen | None = None,
         early_after: int = 0,
+        early_looks: int = 3,
     ) -> None:
         self.camera = camera
         self.analyzer = analyzer
         self.tracker = FaceTracker(tracking, min_quality)
         self.screen = screen
         self.early_after = early_after
+        self.early_looks = early_looks
         self.stats = PipelineStats()
 
     def process(self, frame: Frame) -> list[Sighting]:
@@ -84,24 +88,32 @@ class CameraPipeline:
         A live alert should not wait for the person to leave the picture: once a track has
         ``early_after`` detections, its best face so far is embedded and screened, and a
         track that may match is reported at once (its final sighting follows at close; alerts
-        fold the two). Tracks that screen as nobody are not looked at again until they close.
+        fold the two). A person's first faces are often small or turned, so a track that
+        screens as nobody is looked at again when a clearly better face arrives
+        (``EARLY_GAIN``), up to ``early_looks`` times in all.
         """
         if not self.early_after or self.screen is None:
             return []
         ready = [
             t
             for t in self.tracker.tracks
-            if not t.early_checked and t.detections >= self.early_after and t.best
+            if t.early_looks < self.early_looks
+            and t.detections >= self.early_after
+            and t.best
+            and max(entry[0] for entry in t.best) >= t.early_quality + EARLY_GAIN
         ]
         if not ready:
             return []
-        for track in ready:
-            track.early_checked = True
         groups = [self._ranked(t) for t in ready]
+        for track, group in zip(ready, groups, strict=True):
+            track.early_looks += 1
+            track.early_quality = group[0].quality
         self._embed_missing([group[0] for group in groups])
         firsts = np.stack([group[0].template for group in groups])  # type: ignore[misc]
         wanted = self.screen(firsts)
         candidates = [(t, g[:1]) for t, g, w in zip(ready, groups, wanted, strict=True) if w]
+        for track, _ in candidates:
+            track.early_quality = float("inf")  # reported: the close refines it
         self.stats.early_sightings += len(candidates)
         return [self._sighting(track, used) for track, used in candidates]
 

@@ -47,7 +47,8 @@ class Track:
     best_crop_quality: float = -1.0
     best_crop_frame: int = -1
     best_crop_box: FloatArray | None = None
-    early_checked: bool = False  # whether the track was already looked at before closing
+    early_looks: int = 0  # how often the open track was screened before closing
+    early_quality: float = -1.0  # quality of the face last screened (inf: reported)
 
     def predicted_box(self) -> FloatArray:
         box = self.box + self.velocity * (self.missed + 1)

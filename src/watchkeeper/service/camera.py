@@ -239,6 +239,7 @@ class CameraRunner:
                 self.settings.vision.min_quality,
                 self.screen,
                 early_after=self.settings.tracking.early_match_after if self.live else 0,
+                early_looks=self.settings.tracking.early_match_looks,
             )
             on_frame = (
                 self.counters.frame_hook(pipeline, then=self._on_frame)
