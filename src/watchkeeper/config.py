@@ -138,6 +138,14 @@ class TrackingConfig(BaseModel):
         "is screened and, if it may be someone listed, matched at once instead of when the "
         "person leaves the picture (0: only when the track closes).",
     )
+    early_match_looks: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Live cameras: how often an open track may be screened before it closes; "
+        "after the first look, only when a face at least 0.1 better in quality has arrived "
+        "(a person's first faces are often small or turned).",
+    )
     max_track_seconds: float = Field(
         default=10.0,
         gt=0,
@@ -166,6 +174,36 @@ class TrackingConfig(BaseModel):
         description="A track whose embedded faces, in time order, score below this cosine "
         "against each other is split there: they are two people "
         "(docs/decisions/0031-track-splitting.md).",
+    )
+
+
+class MotionConfig(BaseModel):
+    """Motion-gated detection: the detector runs only where the picture changed."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Default for cameras that do not set it: detect faces only in the moving "
+        "parts of a frame and around faces already seen; a still scene costs decoding only.",
+    )
+    threshold: int = Field(
+        default=12,
+        ge=1,
+        le=255,
+        description="Grey-level change (0-255, on a small blurred copy of the frame) that "
+        "counts as motion. Raise it for noisy night images.",
+    )
+    max_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="When the regions to detect in would cost more than this share of a "
+        "whole-frame pass, the whole frame is detected instead.",
+    )
+    refresh_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A whole frame is detected at least this often (seconds of video), so "
+        "that nothing is missed for long, e.g. after a slow change of light.",
     )
 
 
@@ -584,6 +622,7 @@ class Settings(BaseSettings):
     )
     vision: VisionConfig = Field(default_factory=VisionConfig, description="Vision models.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracking.")
+    motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gating.")
     matching: MatchingConfig = Field(default_factory=MatchingConfig, description="Matching.")
     streams: StreamConfig = Field(default_factory=StreamConfig, description="Sources.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Accountability.")

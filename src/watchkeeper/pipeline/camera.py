@@ -33,6 +33,8 @@ from watchkeeper.vision import FaceAnalyzer
 # Given the first template of each closing track (N, D), which tracks deserve more templates.
 Screen = Callable[[FloatArray], npt.NDArray[np.bool_]]
 
+EARLY_GAIN = 0.1  # an open track is screened again only when its best face got this much better
+
 
 @dataclass(slots=True)
 class PipelineStats:
@@ -63,6 +65,7 @@ class CameraPipeline:
         min_quality: float,
         screen: Screen | None = None,
         early_after: int = 0,
+        early_looks: int = 3,
     ) -> None:
         self.camera = camera
         self.analyzer = analyzer
@@ -72,6 +75,7 @@ class CameraPipeline:
         self.min_quality = min_quality
         self.screen = screen
         self.early_after = early_after
+        self.early_looks = early_looks
         self.stats = PipelineStats()
 
     def process(self, frame: Frame) -> list[Sighting]:
@@ -99,23 +103,31 @@ class CameraPipeline:
         A live alert should not wait for the person to leave the picture: once a track has
         ``early_after`` detections, its best face so far is embedded and screened, and a
         track that may match is reported at once (its final sighting follows at close; alerts
-        fold the two). Tracks that screen as nobody are not looked at again until they close.
+        fold the two). A person's first faces are often small or turned, so a track that
+        screens as nobody is looked at again when a clearly better face arrives
+        (``EARLY_GAIN``), up to ``early_looks`` times in all.
         """
         if not self.early_after or self.screen is None:
             return []
         ready = [
             t
             for t in self.tracker.tracks
-            if not t.early_checked and t.detections >= self.early_after and t.moments
+            if t.early_looks < self.early_looks
+            and t.detections >= self.early_after
+            and t.moments
+            and t.moments.best().quality >= t.early_quality + EARLY_GAIN
         ]
         if not ready:
             return []
-        for track in ready:
-            track.early_checked = True
         bests = [t.moments.best() for t in ready]
+        for track, best in zip(ready, bests, strict=True):
+            track.early_looks += 1
+            track.early_quality = best.quality
         self._embed_missing([m.observation for m in bests])
         wanted = self.screen(np.stack([m.observation.template for m in bests]))  # type: ignore[misc]
         candidates = [(t, m) for t, m, w in zip(ready, bests, wanted, strict=True) if w]
+        for track, _ in candidates:
+            track.early_quality = float("inf")  # reported: the close refines it
         self.stats.early_sightings += len(candidates)
         return [
             self._sighting(track.track_id, track.moments.in_order(), [best])

@@ -47,7 +47,8 @@ class Track:
     moments: Moments  # the best face (and crop) of each stretch of its life, for embedding
     detections: int = 1
     missed: int = 0
-    early_checked: bool = False  # whether the track was already looked at before closing
+    early_looks: int = 0  # how often the open track was screened before closing
+    early_quality: float = -1.0  # quality of the face last screened (inf: reported)
 
     def predicted_box(self) -> FloatArray:
         box = self.box + self.velocity * (self.missed + 1)

@@ -16,7 +16,7 @@ from typing import Any
 
 from watchkeeper.context import AppContext
 from watchkeeper.domain import Frame, Match, Sighting
-from watchkeeper.pipeline import CameraPipeline, CameraWorker
+from watchkeeper.pipeline import CameraPipeline, CameraWorker, motion_gated
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.policy.eligibility import load_snapshot
 from watchkeeper.recognition import Recogniser, record_archived, record_matches
@@ -58,7 +58,11 @@ def process_source(
         policy=settings.policy, cipher=app_ctx.cipher, counters=counters,
     )  # fmt: skip
     pipeline = CameraPipeline(
-        camera, analyzer, settings.tracking, settings.vision.min_quality, recogniser.screen
+        camera,
+        motion_gated(analyzer, settings.motion, analysis_fps),  # type: ignore[arg-type]
+        settings.tracking,
+        settings.vision.min_quality,
+        recogniser.screen,
     )
     results: Results = []
     live = getattr(source, "live", False)

@@ -89,6 +89,9 @@ class CameraOut(BaseModel):
     min_face_size: int | None
     detection_threshold: float | None
     roi: list[float] | None
+    motion_gating: bool | None = Field(
+        default=None, description="Detect only where the picture changed; None: motion.enabled."
+    )
     created_at: datetime | None
     status: CameraStatusOut | None = Field(
         default=None, description="Live status; None when the API runs without the service."
@@ -113,6 +116,11 @@ class CameraCreate(BaseModel):
         default=None, gt=0, lt=1, description="None: vision.detection_threshold."
     )
     roi: Roi = None
+    motion_gating: bool | None = Field(
+        default=None,
+        description="Run the face detector only where the picture changed (saves most of the "
+        "cost of quiet scenes); None: the configured default motion.enabled (on).",
+    )
 
 
 class CameraPatch(BaseModel):
@@ -124,6 +132,7 @@ class CameraPatch(BaseModel):
     min_face_size: int | None = Field(default=None, ge=8, le=2000)
     detection_threshold: float | None = Field(default=None, gt=0, lt=1)
     roi: Roi = None
+    motion_gating: bool | None = None
     reason: str | None = Field(default=None, max_length=1000, description="For the audit log.")
 
 
