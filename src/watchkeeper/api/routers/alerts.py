@@ -18,6 +18,7 @@ from watchkeeper.alerts import AlertService, ReviewError
 from watchkeeper.alerts.documents import alert_document
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.store import alerts as alert_store
@@ -111,8 +112,8 @@ def list_alerts(
     page: Annotated[PageParams, Depends(page_params)],
     _: Annotated[Principal, Depends(require("alerts:read"))],
     state: State | None = None,
-    camera_id: int | None = None,
-    watchlist_id: int | None = None,
+    camera_id: RowId | None = None,
+    watchlist_id: RowId | None = None,
     since: Annotated[datetime | None, Query(description="Last seen at or after.")] = None,
     until: Annotated[datetime | None, Query(description="First seen before.")] = None,
 ) -> Page[AlertOut]:
@@ -126,7 +127,7 @@ def list_alerts(
 @router.get("/alerts/{alert_id}", response_model=AlertOut, summary="One alert")
 def get_alert(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     _: Annotated[Principal, Depends(require("alerts:read"))],
 ) -> AlertOut:
     with _ctx(request).db.session(readonly=True) as s:
@@ -140,7 +141,7 @@ def get_alert(
 )
 def alert_crop(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     _: Annotated[Principal, Depends(require("alerts:read"))],
 ) -> Response:
     ctx = _ctx(request)
@@ -156,7 +157,7 @@ def alert_crop(
 @router.post("/alerts/{alert_id}/review", response_model=AlertOut, summary="Review an alert")
 def review_alert(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     body: ReviewIn,
     principal: Annotated[Principal, Depends(require("alerts:review"))],
 ) -> AlertOut:
@@ -181,7 +182,7 @@ def list_sightings(
     request: Request,
     page: Annotated[PageParams, Depends(page_params)],
     _: Annotated[Principal, Depends(require("sightings:read"))],
-    camera_id: int | None = None,
+    camera_id: RowId | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[SightingOut]:

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.service import registry
@@ -191,7 +192,7 @@ async def test_camera(
 @router.get("/{camera_id}", response_model=CameraOut, summary="One camera with its status")
 def get_camera(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     _: Annotated[Principal, Depends(require("cameras:read"))],
 ) -> CameraOut:
     with _ctx(request).db.session(readonly=True) as s:
@@ -202,7 +203,7 @@ def get_camera(
 @router.patch("/{camera_id}", response_model=CameraOut, summary="Change a camera")
 def patch_camera(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     body: CameraPatch,
     principal: Annotated[Principal, Depends(require("cameras:write"))],
 ) -> CameraOut:
@@ -223,7 +224,7 @@ def patch_camera(
 @router.delete("/{camera_id}", status_code=204, summary="Delete a camera without sightings")
 def delete_camera(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     principal: Annotated[Principal, Depends(require("cameras:write"))],
     reason: Annotated[str | None, Query(max_length=1000, description="For the audit log.")] = None,
 ) -> Response:
@@ -237,7 +238,7 @@ def delete_camera(
 @router.get("/{camera_id}/status", response_model=CameraStatusOut, summary="Live status")
 def camera_status(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     _: Annotated[Principal, Depends(require("cameras:read"))],
 ) -> CameraStatusOut:
     with _ctx(request).db.session(readonly=True) as s:
@@ -258,7 +259,7 @@ def camera_status(
 )
 def camera_snapshot(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     _: Annotated[Principal, Depends(require("cameras:read"))],
 ) -> Response:
     with _ctx(request).db.session(readonly=True) as s:

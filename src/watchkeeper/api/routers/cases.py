@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.investigations import archive, cases, export, probes, results
@@ -164,7 +165,7 @@ def open_case(
 @router.get("/{case_id}", summary="A case with its probes and recordings (audited)")
 def get_case(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:read"))],
 ) -> dict[str, Any]:
     with _ctx(request).db.session() as s:
@@ -183,7 +184,7 @@ def get_case(
 @router.post("/{case_id}/approve", response_model=CaseOut, summary="Approve (another supervisor)")
 def approve_case(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: Decision,
     principal: Annotated[Principal, Depends(require("cases:approve"))],
 ) -> CaseOut:
@@ -194,7 +195,7 @@ def approve_case(
 @router.post("/{case_id}/refuse", response_model=CaseOut, summary="Refuse a pending case")
 def refuse_case(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: Reason,
     principal: Annotated[Principal, Depends(require("cases:approve"))],
 ) -> CaseOut:
@@ -205,7 +206,7 @@ def refuse_case(
 @router.post("/{case_id}/close", response_model=CaseOut, summary="Close: every search stops")
 def close_case(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: Reason,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> CaseOut:
@@ -216,7 +217,7 @@ def close_case(
 @router.post("/{case_id}/probes", status_code=201, summary="Add probe photos of the subject")
 def add_probes(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:write"))],
     photos: Annotated[list[UploadFile], File(description="Photos of the person, one face each.")],
 ) -> dict[str, list[int]]:
@@ -239,7 +240,7 @@ def add_probes(
 @router.post("/{case_id}/search", summary="Search archived sightings for the subject")
 def search_archive(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: ArchiveSearchIn,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> dict[str, Any]:
@@ -268,7 +269,7 @@ def search_archive(
 @router.post("/{case_id}/scans", status_code=202, summary="Scan recordings in the background")
 def start_scan(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: ScanIn,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> dict[str, Any]:
@@ -290,7 +291,7 @@ def start_scan(
 @router.get("/{case_id}/scans", summary="Progress of the case's scans, per recording")
 def scan_progress(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     _: Annotated[Principal, Depends(require("cases:read"))],
 ) -> dict[str, Any]:
     with _ctx(request).db.session(readonly=True) as s:
@@ -316,7 +317,7 @@ def scan_progress(
 @router.get("/{case_id}/results", summary="Candidates ranked, and a timeline (audited)")
 def get_results(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:read"))],
 ) -> dict[str, Any]:
     with _ctx(request).db.session() as s:
@@ -336,8 +337,8 @@ def get_results(
 )
 def candidate_crop(
     request: Request,
-    case_id: int,
-    candidate_id: int,
+    case_id: RowId,
+    candidate_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:read"))],
 ) -> Response:
     ctx = _ctx(request)
@@ -353,8 +354,8 @@ def candidate_crop(
 @router.post("/{case_id}/candidates/{candidate_id}/review", summary="Is it the person?")
 def review_candidate(
     request: Request,
-    case_id: int,
-    candidate_id: int,
+    case_id: RowId,
+    candidate_id: RowId,
     body: ReviewIn,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> dict[str, Any]:
@@ -368,7 +369,7 @@ def review_candidate(
 @router.post("/{case_id}/exports", status_code=201, summary="Ask to export evidence")
 def request_export(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: Reason,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> dict[str, Any]:
@@ -385,8 +386,8 @@ def request_export(
 )
 def collect_export(
     request: Request,
-    case_id: int,
-    approval_id: int,
+    case_id: RowId,
+    approval_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> Response:
     ctx = _ctx(request)

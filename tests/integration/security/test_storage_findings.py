@@ -1,0 +1,77 @@
+"""Regression tests of the storage and integrity findings of the 2026-11 attacker test.
+
+Each test is named after its row of issue 14 and failed before the fix it guards.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from storage_world import LiveApi, start
+
+from watchkeeper.vision import FaceAnalyzer
+
+TOO_BIG = 2**63  # one past SQLite's and PostgreSQL's largest integer
+
+
+@pytest.fixture
+def api(tmp_path: Path, analyzer: FaceAnalyzer) -> Iterator[LiveApi]:
+    live, stop = start(tmp_path, analyzer)
+    yield live
+    stop()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/api/v1/persons/{TOO_BIG}"),
+        ("GET", f"/api/v1/alerts/{TOO_BIG}"),
+        ("GET", f"/api/v1/alerts/{TOO_BIG}/crop"),
+        ("GET", f"/api/v1/cameras/{TOO_BIG}"),
+        ("GET", f"/api/v1/persons/1/photos/{TOO_BIG}"),
+        ("GET", f"/api/v1/alerts?camera_id={TOO_BIG}"),
+        ("GET", f"/api/v1/persons?watchlist_id={-TOO_BIG - 1}"),
+        ("GET", f"/api/v1/users/{TOO_BIG}"),
+        ("DELETE", f"/api/v1/apikeys/{TOO_BIG}"),
+    ],
+)
+def test_finding_02_huge_ids_are_refused_without_a_500_or_a_traceback(
+    api: LiveApi, caplog: pytest.LogCaptureFixture, method: str, path: str
+):
+    admin = api.login("ada")
+    with caplog.at_level(logging.INFO):
+        reply = admin.request(method, path)
+    assert reply.status_code in (404, 422), reply.text
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
+def test_finding_02_a_cursor_decoding_to_a_huge_number_is_refused(
+    api: LiveApi, caplog: pytest.LogCaptureFixture
+):
+    admin = api.login("ada")
+    cursor = base64.urlsafe_b64encode(str(TOO_BIG).encode()).decode().rstrip("=")
+    with caplog.at_level(logging.INFO):
+        for path in ("/api/v1/persons", "/api/v1/alerts", "/api/v1/audit/events"):
+            reply = admin.get(path, params={"cursor": cursor})
+            assert reply.status_code in (400, 422), (path, reply.text)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
+def test_finding_02_a_huge_id_in_a_request_body_is_refused(api: LiveApi):
+    admin = api.login("ada")
+    reply = admin.post(
+        "/api/v1/deployments",
+        json={
+            "watchlist_id": TOO_BIG,
+            "camera_group": "gate",
+            "starts_at": "2026-01-01T00:00:00Z",
+            "ends_at": "2026-01-02T00:00:00Z",
+            "authorised_by": "judge",
+            "authorisation_ref": "ref 1",
+        },
+    )
+    assert reply.status_code == 422, reply.text
