@@ -6,13 +6,25 @@ Each test is named after its row of issue 14 and failed before the fix it guards
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import http.server
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from storage_world import LiveApi, start
 
+from watchkeeper.alerts.notifiers import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Delivery,
+    WebhookNotifier,
+)
+from watchkeeper.config import WebhookConfig
 from watchkeeper.vision import FaceAnalyzer
 
 TOO_BIG = 2**63  # one past SQLite's and PostgreSQL's largest integer
@@ -75,3 +87,41 @@ def test_finding_02_a_huge_id_in_a_request_body_is_refused(api: LiveApi):
         },
     )
     assert reply.status_code == 422, reply.text
+
+
+def test_finding_13_the_webhook_signature_covers_the_timestamp(tmp_path: Path):
+    """A captured request replayed with a fresh timestamp no longer carries a valid signature."""
+    secret = "webhook-secret-0123456789"
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    notifier = WebhookNotifier([WebhookConfig(url=url, secret=secret)])
+    try:
+        notifier.send(Delivery(1, 7, "webhook", url, {"event": "alert.created"}, "alert-7-x", 0))
+    finally:
+        notifier.close()
+        server.shutdown()
+        server.server_close()
+    [(headers, body)] = received
+    stamp = headers[TIMESTAMP_HEADER]
+    assert abs(int(stamp) - time.time()) < 60
+
+    def mac(message: bytes) -> str:
+        return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+    assert headers[SIGNATURE_HEADER] == mac(stamp.encode() + b"." + body)
+    assert headers[SIGNATURE_HEADER] != mac(str(int(stamp) + 600).encode() + b"." + body)
+    assert headers[SIGNATURE_HEADER] != mac(body)  # the body alone no longer verifies
