@@ -21,6 +21,7 @@ from watchkeeper.api.responses import SafeJSONResponse
 from watchkeeper.enrolment import EnrolmentError
 from watchkeeper.policy.accounts import AccountError
 from watchkeeper.policy.roles import UnknownRole
+from watchkeeper.store.crypto import CipherError
 from watchkeeper.store.errors import NotFound, StoreError
 from watchkeeper.vision import ModelError
 from watchkeeper.vision.imageio import ImageError
@@ -125,6 +126,13 @@ def install(app: FastAPI) -> None:
     async def on_invalid(_request: Request, exc: Exception) -> JSONResponse:
         return problem(422, "Invalid request", str(exc))
 
+    async def on_cipher(request: Request, exc: Exception) -> JSONResponse:
+        # stored data failed its check (swapped, altered, wrong key): the operator must act,
+        # the client learns no path; one line, no traceback
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        detail = "stored data failed its integrity or key check; the server log says which"
+        return problem(500, None, detail)
+
     async def on_model(_request: Request, exc: Exception) -> JSONResponse:
         log.error("face models unavailable: %s", exc)
         return problem(503, None, "the face models are not available; see the server log")
@@ -138,6 +146,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(NotFound, on_not_found)
     app.add_exception_handler(StoreError, on_store)
+    app.add_exception_handler(CipherError, on_cipher)
     app.add_exception_handler(EnrolmentError, on_enrolment)
     app.add_exception_handler(ImageError, on_image)
     app.add_exception_handler(AccountError, on_invalid)

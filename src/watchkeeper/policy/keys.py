@@ -54,13 +54,15 @@ def rotate(
         for sha in media.shas():
             path = media.path(sha)
             blob = path.read_bytes()
-            if cipher.written_with_current_key(blob):
+            if cipher.written_with_current_key(blob, bound=True):
                 skipped += 1
                 continue
-            plain = unseal(reader, blob, MEDIA, f"media file {sha}")
+            # a file under the new key but not yet bound to its name (WKE1) is read with it
+            key = cipher if cipher.written_with_current_key(blob) else reader
+            plain = unseal(key, blob, MEDIA, f"media file {sha}", subject=sha)
             if hashlib.sha256(plain).hexdigest() != sha:
                 raise StoreError(f"media file {path} does not match its SHA-256: it is corrupt")
-            staged.append((_stage(path, cipher.encrypt(plain, MEDIA)), path))
+            staged.append((_stage(path, cipher.encrypt(plain, MEDIA, subject=sha)), path))
         with db.session() as s:
             templates = 0
             for table in (Template, SightingTemplate, CaseProbe):

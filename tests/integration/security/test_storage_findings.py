@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from storage_world import LiveApi, start
 
@@ -25,6 +26,18 @@ from watchkeeper.alerts.notifiers import (
     WebhookNotifier,
 )
 from watchkeeper.config import WebhookConfig
+from watchkeeper.policy import keys
+from watchkeeper.store import Database, MediaStore, repository
+from watchkeeper.store.crypto import (
+    BOUND_MAGIC,
+    KEY_ENV,
+    MAGIC,
+    MEDIA,
+    Cipher,
+    CipherError,
+    generate_key,
+    parse_key,
+)
 from watchkeeper.vision import FaceAnalyzer
 
 TOO_BIG = 2**63  # one past SQLite's and PostgreSQL's largest integer
@@ -125,3 +138,86 @@ def test_finding_13_the_webhook_signature_covers_the_timestamp(tmp_path: Path):
     assert headers[SIGNATURE_HEADER] == mac(stamp.encode() + b"." + body)
     assert headers[SIGNATURE_HEADER] != mac(str(int(stamp) + 600).encode() + b"." + body)
     assert headers[SIGNATURE_HEADER] != mac(body)  # the body alone no longer verifies
+
+
+def _enrol(client: httpx.Client, watchlist: int, name: str, photo: Path) -> dict:
+    reply = client.post(
+        f"/api/v1/watchlists/{watchlist}/persons",
+        data={"name": name, "reason": "reported missing"},
+        files=[("photos", (photo.name, photo.read_bytes(), "image/jpeg"))],
+    )
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def _watchlist(client: httpx.Client) -> int:
+    body = {"name": "missing", "purpose": "missing_person", "legal_basis": "s.1", "owner": "sue"}
+    reply = client.post("/api/v1/watchlists", json=body)
+    assert reply.status_code == 201, reply.text
+    return int(reply.json()["id"])
+
+
+def test_finding_10_a_swapped_encrypted_photo_is_refused_not_served_as_the_other_person(
+    tmp_path: Path,
+    analyzer: FaceAnalyzer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    examples: Path,
+):
+    monkeypatch.setenv(KEY_ENV, generate_key())
+    live, stop = start(tmp_path, analyzer)
+    try:
+        sue = live.login("sue")
+        watchlist = _watchlist(sue)
+        first = _enrol(sue, watchlist, "First", examples / "deepface-pairs" / "img1.jpg")
+        second = _enrol(sue, watchlist, "Second", examples / "deepface-pairs" / "img10.jpg")
+        url = f"/api/v1/persons/{first['id']}/photos/{first['photos'][0]['id']}"
+        assert sue.get(url).status_code == 200
+        with live.ctx.db.session(readonly=True) as s:
+            shas = [
+                repository.get_person(s, p["id"]).photos[0].media_sha256 for p in (first, second)
+            ]
+        a, b = (live.ctx.media.path(sha) for sha in shas)
+        a_bytes, b_bytes = a.read_bytes(), b.read_bytes()
+        assert a_bytes.startswith(BOUND_MAGIC)
+        a.write_bytes(b_bytes)  # the attacker swaps the two files on disk
+        b.write_bytes(a_bytes)
+        with caplog.at_level(logging.INFO):
+            reply = sue.get(url)
+        assert reply.status_code == 500
+        assert "integrity" in reply.json()["detail"]
+        assert reply.content != (examples / "deepface-pairs" / "img10.jpg").read_bytes()
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and shas[0] in errors[0] and "swapped" in errors[0]
+    finally:
+        stop()
+
+
+def test_finding_10_a_swapped_plaintext_file_fails_its_content_hash(tmp_path: Path):
+    media = MediaStore(tmp_path / "media")
+    one, two = media.put(b"photo of one", ".jpg"), media.put(b"photo of two", ".jpg")
+    media.path(one).write_bytes(b"photo of two")
+    with pytest.raises(CipherError, match="does not match its SHA-256 name"):
+        media.read(one)
+    assert media.read(two) == b"photo of two"
+
+
+def test_finding_10_media_written_before_the_binding_still_reads_and_rotation_binds_it(
+    tmp_path: Path,
+):
+    """Files of the old format (WKE1: bound to their use only) read, and keys rotate binds them."""
+    key = parse_key(generate_key(), "test")
+    media = MediaStore(tmp_path / "media", cipher=Cipher(key))
+    data = b"an enrolled photo from last year"
+    sha = media.put(data, ".jpg")
+    legacy = Cipher(key).encrypt(data, MEDIA)  # what media files were written as before
+    assert legacy.startswith(MAGIC)
+    media.path(sha).write_bytes(legacy)
+    assert media.read(sha) == data
+    db = Database(f"sqlite:///{tmp_path / 'wk.db'}")
+    db.migrate()
+    report = keys.rotate(db, media, key, key, actor="test")  # the same key: binds, re-keys nothing
+    assert report.files == 1
+    assert media.path(sha).read_bytes().startswith(BOUND_MAGIC)
+    assert media.read(sha) == data
+    assert keys.rotate(db, media, key, key, actor="test").files == 0  # done once is done
