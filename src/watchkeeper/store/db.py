@@ -19,6 +19,7 @@ read can ask for ``session(readonly=True)`` so that long reads do not hold up wr
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from watchkeeper.store.crypto import Cipher
 from watchkeeper.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,8 @@ class Database:
     :class:`StoreError` that names the URL (never its password).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cipher: Cipher | None = None) -> None:
+        self.cipher = cipher  # the key for secrets inside rows (camera passwords); None: plain
         try:
             self.url: URL = make_url(url)
         except ArgumentError as exc:
@@ -84,7 +87,9 @@ class Database:
                 kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
                 try:
-                    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                    path = Path(database).expanduser()
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    _make_private(path)
                 except OSError as exc:
                     raise StoreError(
                         f"cannot create the folder of database {self.safe_url}: {exc}"
@@ -139,6 +144,19 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _make_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), and tighten an older one.
+
+    The file holds names, reasons and the audit log: other local users have no business
+    reading it. SQLite gives its -wal and -shm files the mode of the database file.
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+            log.info("restricted %s to its owner (mode 0600)", file)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

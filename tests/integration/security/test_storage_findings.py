@@ -10,6 +10,9 @@ import hashlib
 import hmac
 import http.server
 import logging
+import os
+import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +30,9 @@ from watchkeeper.alerts.notifiers import (
 )
 from watchkeeper.config import WebhookConfig
 from watchkeeper.policy import keys
+from watchkeeper.service.camera import CameraSpec
 from watchkeeper.store import Database, MediaStore, repository
+from watchkeeper.store import cameras as camera_store
 from watchkeeper.store.crypto import (
     BOUND_MAGIC,
     KEY_ENV,
@@ -38,6 +43,7 @@ from watchkeeper.store.crypto import (
     generate_key,
     parse_key,
 )
+from watchkeeper.store.uri_secrets import open_uri, seal_uri
 from watchkeeper.vision import FaceAnalyzer
 
 TOO_BIG = 2**63  # one past SQLite's and PostgreSQL's largest integer
@@ -221,3 +227,75 @@ def test_finding_10_media_written_before_the_binding_still_reads_and_rotation_bi
     assert media.path(sha).read_bytes().startswith(BOUND_MAGIC)
     assert media.read(sha) == data
     assert keys.rotate(db, media, key, key, actor="test").files == 0  # done once is done
+
+
+CAMERA_PASSWORD = "s3cret-Camera-pw"
+
+
+def _raw_camera_uris(live: LiveApi) -> list[str]:
+    with sqlite3.connect(str(live.ctx.db.url.database)) as connection:
+        return [row[0] for row in connection.execute("SELECT uri FROM cameras ORDER BY id")]
+
+
+def test_finding_09_camera_passwords_are_encrypted_at_rest_and_still_reach_the_camera(
+    tmp_path: Path, analyzer: FaceAnalyzer, monkeypatch: pytest.MonkeyPatch
+):
+    key = generate_key()
+    monkeypatch.setenv(KEY_ENV, key)
+    live, stop = start(tmp_path, analyzer)
+    try:
+        ada = live.login("ada")
+        uri = f"rtsp://admin:{CAMERA_PASSWORD}@127.0.0.1:8554/gate"
+        created = ada.post("/api/v1/cameras", json={"name": "gate", "uri": uri, "enabled": False})
+        assert created.status_code == 201, created.text
+        assert created.json()["uri"] == "rtsp://admin:***@127.0.0.1:8554/gate"
+        (stored,) = _raw_camera_uris(live)
+        assert CAMERA_PASSWORD not in stored and "@127.0.0.1:8554/gate" in stored
+        with live.ctx.db.session(readonly=True) as s:
+            row = camera_store.get_camera(s, "gate")
+            assert CameraSpec.from_row(row, live.ctx.db.cipher).uri == uri  # what is dialled
+            with pytest.raises(CipherError, match="no key is configured"):
+                CameraSpec.from_row(row, None)
+        # the console sends the redacted URI back with other changes: the password stays
+        patch = {"uri": created.json()["uri"], "group": "north"}
+        assert ada.patch(f"/api/v1/cameras/{created.json()['id']}", json=patch).status_code == 200
+        assert _raw_camera_uris(live) == [stored]
+        # a rotation re-encrypts the password under the new key
+        new_key = parse_key(generate_key(), "test")
+        report = keys.rotate(live.ctx.db, live.ctx.media, parse_key(key, "t"), new_key, "test")
+        assert report.passwords == 1
+        (rotated,) = _raw_camera_uris(live)
+        assert rotated != stored and CAMERA_PASSWORD not in rotated
+        with live.ctx.db.session(readonly=True) as s:
+            row = camera_store.get_camera(s, "gate")
+            assert CameraSpec.from_row(row, Cipher(new_key)).uri == uri
+    finally:
+        stop()
+
+
+def test_finding_09_a_sealed_password_copied_to_another_camera_does_not_open(tmp_path: Path):
+    cipher = Cipher(parse_key(generate_key(), "test"))
+    sealed = seal_uri(f"rtsp://admin:{CAMERA_PASSWORD}@10.0.0.5/a", cipher)
+    moved = sealed.replace("10.0.0.5", "203.0.113.9")  # an attacker points it at their host
+    with pytest.raises(CipherError, match="integrity"):
+        open_uri(moved, cipher, "camera x")
+
+
+def test_finding_09_the_database_and_data_folder_are_private(
+    tmp_path: Path, analyzer: FaceAnalyzer
+):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    (data / "watchkeeper.db").touch(mode=0o644)  # an installation from before the fix
+    os.chmod(data, 0o755)
+    os.chmod(data / "watchkeeper.db", 0o644)
+    live, stop = start(tmp_path, analyzer)
+    try:
+        assert live.login("ada").get("/api/v1/cameras").status_code == 200
+        database = Path(str(live.ctx.db.url.database))
+        assert database.parent == data
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        for file in data.glob("watchkeeper.db*"):  # the database, its -wal and -shm
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    finally:
+        stop()
