@@ -272,6 +272,25 @@ class PolicyConfig(BaseModel):
         "(watchkeeper keys generate). The WATCHKEEPER_KEY variable wins over it. "
         "Empty and no variable: data is written unencrypted.",
     )
+    audit_heads_file: Path | None = Field(
+        default=None,
+        description="Append-only file the audit chain's head is published to (JSON lines), "
+        "which 'audit verify' checks the chain against. Empty: data_dir/audit-heads.jsonl. "
+        "Best on storage the database's writers cannot alter.",
+    )
+    audit_publish_events: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Publish the audit head (file, webhooks, MQTT) after this many new events.",
+    )
+    audit_publish_minutes: float = Field(
+        default=10.0,
+        gt=0,
+        le=10_080,
+        description="Publish the audit head at the first event after this many minutes "
+        "since the last publication, however few events came.",
+    )
 
 
 class ServiceConfig(BaseModel):

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from watchkeeper.config import Settings
+from watchkeeper.policy.anchors import publisher_for
 from watchkeeper.store import Database, MediaStore
 from watchkeeper.store.crypto import Cipher, configured_key
 from watchkeeper.vision import FaceAnalyzer
@@ -31,6 +32,7 @@ class AppContext:
         make_private_dir(self.settings.data_dir)
         database = Database(self.settings.database, cipher=self.cipher)
         database.migrate()
+        database.after_commit.append(publisher_for(self.settings).after_commit)
         return database
 
     @cached_property

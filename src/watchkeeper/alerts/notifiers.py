@@ -44,7 +44,7 @@ class Delivery:
     """One outbox message, detached from its database session."""
 
     id: int
-    alert_id: int
+    alert_id: int | None  # None: a notice about no alert (the audit chain's published head)
     channel: str
     target: str
     payload: dict[str, Any]
@@ -128,8 +128,13 @@ class MqttNotifier:
         self._lock = threading.Lock()
 
     def send(self, delivery: Delivery) -> None:
-        alert = delivery.payload.get("alert", {})
-        topic = topic_for(self.config.topic_prefix, str(alert.get("camera", {}).get("name", "")))
+        alert = delivery.payload.get("alert")
+        prefix = self.config.topic_prefix
+        if alert is None:  # a notice: <prefix>/audit/head for the published audit head
+            event = _TOPIC_UNSAFE.sub("_", str(delivery.payload.get("event", "notice")))
+            topic = f"{prefix}/{event.replace('.', '/')}"
+        else:
+            topic = topic_for(prefix, str(alert.get("camera", {}).get("name", "")))
         body = body_of({**delivery.payload, "idempotency_key": delivery.idempotency_key})
         with self._lock:
             client = self._connected()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,9 @@ class Database:
 
     def __init__(self, url: str, cipher: Cipher | None = None) -> None:
         self.cipher = cipher  # the key for secrets inside rows (camera passwords); None: plain
+        # called with (database, Session.info) after each commit of a session that wrote
+        # (the audit chain's head publisher, policy.anchors)
+        self.after_commit: list[Callable[[Database, dict[str, Any]], None]] = []
         try:
             self.url: URL = make_url(url)
         except ArgumentError as exc:
@@ -133,6 +136,9 @@ class Database:
         try:
             yield session
             session.commit()
+            if session.info and not readonly:
+                for hook in self.after_commit:
+                    hook(self, session.info)
         except DBAPIError as exc:
             session.rollback()
             raise StoreError(f"database {self.safe_url} refused: {_first_line(exc)}") from exc

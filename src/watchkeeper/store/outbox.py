@@ -23,7 +23,10 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    # None: a notice that belongs to no alert (the audit chain's published head)
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -50,6 +53,25 @@ def enqueue(
         target=target,
         payload=payload,
         idempotency_key=idempotency_key(alert_id, channel, target),
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    s.add(message)
+    s.flush()
+    return message
+
+
+def enqueue_notice(
+    s: Session, key: str, channel: str, target: str, payload: dict[str, Any]
+) -> OutboxMessage:
+    """A message about no alert (``key`` names it: ``audit-head-42``), delivered the same way."""
+    digest = hashlib.sha256(target.encode()).hexdigest()[:12]
+    message = OutboxMessage(
+        alert_id=None,
+        channel=channel,
+        target=target,
+        payload=payload,
+        idempotency_key=f"{key}-{channel}-{digest}",
         attempts=0,
         next_attempt_at=utcnow(),
     )

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import http.server
+import json
 import logging
 import os
 import sqlite3
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from storage_world import LiveApi, start
+from typer.testing import CliRunner
 
 from watchkeeper.alerts.notifiers import (
     SIGNATURE_HEADER,
@@ -28,8 +31,10 @@ from watchkeeper.alerts.notifiers import (
     Delivery,
     WebhookNotifier,
 )
-from watchkeeper.config import WebhookConfig
-from watchkeeper.policy import keys
+from watchkeeper.cli import app as cli_app
+from watchkeeper.config import WebhookConfig, load_settings
+from watchkeeper.context import AppContext
+from watchkeeper.policy import audit, keys
 from watchkeeper.service.camera import CameraSpec
 from watchkeeper.store import Database, MediaStore, repository
 from watchkeeper.store import cameras as camera_store
@@ -43,6 +48,8 @@ from watchkeeper.store.crypto import (
     generate_key,
     parse_key,
 )
+from watchkeeper.store.models import AuditEvent
+from watchkeeper.store.outbox import OutboxMessage
 from watchkeeper.store.uri_secrets import open_uri, seal_uri
 from watchkeeper.vision import FaceAnalyzer
 
@@ -299,3 +306,86 @@ def test_finding_09_the_database_and_data_folder_are_private(
             assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     finally:
         stop()
+
+
+def _audited_installation(tmp_path: Path, events: int, **policy: object) -> Path:
+    """A data folder whose audit chain has ``events`` events, each committed on its own."""
+    data = tmp_path / "data"
+    ctx = AppContext(load_settings(data_dir=data, policy=policy), actor="test")
+    try:
+        for i in range(events):
+            with ctx.db.session() as s:
+                audit.record(s, "user:sue", "camera.update", "camera", i)
+    finally:
+        ctx.close()
+    return data
+
+
+def _verify(data: Path, *args: str) -> tuple[int, str]:
+    """Exit status and output (on one line: the console wraps long messages)."""
+    result = CliRunner().invoke(cli_app, ["--data-dir", str(data), "audit", "verify", *args])
+    return result.exit_code, " ".join(result.output.split())
+
+
+def _sql(data: Path, statement: str, *params: object) -> None:
+    with sqlite3.connect(str(data / "watchkeeper.db")) as connection:
+        connection.execute(statement, params)
+
+
+def test_finding_11_deleting_the_newest_events_is_detected_without_an_anchor(tmp_path: Path):
+    data = _audited_installation(tmp_path, 6, audit_publish_events=1)
+    status, output = _verify(data)
+    assert status == 0, output
+    assert "contains the head published" in output and "event 6" in output
+    assert "seconds ago" in output  # how old the published head is
+    _sql(data, "DELETE FROM audit_events WHERE seq > 4")  # the chain alone is still valid
+    status, output = _verify(data)
+    assert status == 1, output
+    assert "the newest events were removed" in output
+
+
+def test_finding_11_an_edit_with_recomputed_hashes_is_detected_without_an_anchor(tmp_path: Path):
+    data = _audited_installation(tmp_path, 5, audit_publish_events=1)
+    db = Database(f"sqlite:///{data / 'watchkeeper.db'}")
+    try:
+        with db.session() as s:  # edit event 2, then rewrite every hash after it
+            prev = None
+            for event in s.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+                if event.seq == 2:
+                    event.actor = "user:mallory"
+                if prev is not None:
+                    event.prev_hash = prev
+                event.hash = audit.event_hash(event)
+                prev = event.hash
+        with db.session(readonly=True) as s:
+            assert audit.verify(s).ok  # the chain alone cannot tell
+    finally:
+        db.close()
+    status, output = _verify(data)
+    assert status == 1, output
+    assert "the chain was rewritten" in output
+
+
+def test_finding_11_the_head_is_published_every_n_events_to_the_file_and_the_outbox(
+    tmp_path: Path,
+):
+    hook = {"url": "http://127.0.0.1:9/hook", "secret": "webhook-secret-0123456789"}
+    data = tmp_path / "data"
+    settings = load_settings(
+        data_dir=data, policy={"audit_publish_events": 3}, notifications={"webhooks": [hook]}
+    )
+    ctx = AppContext(settings, actor="test")
+    try:
+        for i in range(7):
+            with ctx.db.session() as s:
+                audit.record(s, "user:sue", "camera.update", "camera", i)
+        with ctx.db.session(readonly=True) as s:
+            notices = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+            heads = [
+                (m.alert_id, m.payload["event"], m.payload["audit_head"]["seq"]) for m in notices
+            ]
+    finally:
+        ctx.close()
+    lines = (data / "audit-heads.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1, 4, 7]
+    assert heads == [(None, "audit.head", 1), (None, "audit.head", 4), (None, "audit.head", 7)]
