@@ -291,6 +291,12 @@ class PolicyConfig(BaseModel):
         description="Publish the audit head at the first event after this many minutes "
         "since the last publication, however few events came.",
     )
+    audit_publish_notifications: bool = Field(
+        default=False,
+        description="Also send each published audit head to the webhooks and the MQTT broker "
+        "(event audit.head). Off by default: receivers written for alerts only would choke "
+        "on it (see docs/decisions/0020-audit-head-publication.md).",
+    )
 
 
 class ServiceConfig(BaseModel):

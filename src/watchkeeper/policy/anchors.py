@@ -10,8 +10,9 @@ or ``policy.audit_publish_minutes`` have passed since the last publication:
 - to an append-only file of JSON lines (``policy.audit_heads_file``, by default
   ``<data_dir>/audit-heads.jsonl``; put it on another machine's mount, or make it append-only
   with ``chattr +a``, so that the database's writers cannot rewrite it);
-- to the notification outbox, for every configured webhook and MQTT broker (event
-  ``audit.head``), so that a receiver outside the installation keeps a copy.
+- with ``policy.audit_publish_notifications``, to the notification outbox, for every
+  configured webhook and MQTT broker (event ``audit.head``), so that a receiver outside the
+  installation keeps a copy.
 
 ``audit verify`` reads the newest line of the file and checks that the chain still holds that
 head: a chain that ends before it lost events, a chain whose event differs from it was
@@ -150,8 +151,10 @@ def publisher_for(settings: Settings) -> HeadPublisher:
     """The publisher an installation's settings describe (file and outbox receivers)."""
     from watchkeeper.alerts.service import targets_of  # the alerts' receivers, the same way
 
-    targets = [(t.channel, t.address) for t in targets_of(settings.notifications)]
     policy = settings.policy
+    targets = []
+    if policy.audit_publish_notifications:
+        targets = [(t.channel, t.address) for t in targets_of(settings.notifications)]
     return HeadPublisher(
         heads_file(settings), policy.audit_publish_events, policy.audit_publish_minutes, targets
     )

@@ -372,7 +372,9 @@ def test_finding_11_the_head_is_published_every_n_events_to_the_file_and_the_out
     hook = {"url": "http://127.0.0.1:9/hook", "secret": "webhook-secret-0123456789"}
     data = tmp_path / "data"
     settings = load_settings(
-        data_dir=data, policy={"audit_publish_events": 3}, notifications={"webhooks": [hook]}
+        data_dir=data,
+        policy={"audit_publish_events": 3, "audit_publish_notifications": True},
+        notifications={"webhooks": [hook]},
     )
     ctx = AppContext(settings, actor="test")
     try:
