@@ -209,6 +209,13 @@ class ApiConfig(BaseModel):
         "behind a TLS-terminating reverse proxy.",
     )
     port: int = Field(default=8080, ge=1, le=65535, description="TCP port of the API.")
+    docs: bool = Field(
+        default=False,
+        description="Serve the interactive API page at /docs. Off by default: it loads "
+        "Swagger UI from a CDN, which an air-gapped control room cannot reach and which "
+        "would run third-party script next to the console. The schema itself is always at "
+        "/api/v1/openapi.json.",
+    )
     session_idle_minutes: int = Field(
         default=30,
         ge=1,

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import http.server
+import io
 import json
 import logging
 import os
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from PIL import Image
+from sqlalchemy import func, select
 from storage_world import LiveApi, start
 from typer.testing import CliRunner
 
@@ -48,10 +50,11 @@ from watchkeeper.store.crypto import (
     generate_key,
     parse_key,
 )
-from watchkeeper.store.models import AuditEvent
+from watchkeeper.store.models import AuditEvent, Person
 from watchkeeper.store.outbox import OutboxMessage
 from watchkeeper.store.uri_secrets import open_uri, seal_uri
 from watchkeeper.vision import FaceAnalyzer
+from watchkeeper.vision.imageio import decode_image
 
 TOO_BIG = 2**63  # one past SQLite's and PostgreSQL's largest integer
 
@@ -391,3 +394,70 @@ def test_finding_11_the_head_is_published_every_n_events_to_the_file_and_the_out
     lines = (data / "audit-heads.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [1, 4, 7]
     assert heads == [(None, "audit.head", 1), (None, "audit.head", 4), (None, "audit.head", 7)]
+
+
+def test_info_no_cdn_docs_page_and_security_headers_on_every_answer(api: LiveApi):
+    assert httpx.get(f"{api.url}/docs").status_code == 404  # off by default: no CDN script
+    for path in ("/login", "/api/v1/openapi.json", "/static/console.js", "/healthz"):
+        headers = httpx.get(f"{api.url}{path}").headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp, path
+        assert "cdn" not in csp
+        assert headers["x-frame-options"] == "DENY" and "referrer-policy" in headers
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def _with_gps(jpeg: bytes, orientation: int = 1) -> bytes:
+    """The photo as a phone writes it: with the position of whoever took it."""
+    with Image.open(io.BytesIO(jpeg)) as upright:
+        # orientation 6: the sensor's pixels lie on their side, EXIF turns them upright
+        image = upright.transpose(Image.Transpose.ROTATE_90) if orientation == 6 else upright
+        exif = image.getexif()
+        exif[0x0112] = orientation
+        exif[0x010F] = "PhoneMaker"
+        gps = exif.get_ifd(0x8825)
+        gps.update({1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)})
+        out = io.BytesIO()
+        image.save(out, format="JPEG", exif=exif, quality=92)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_info_enrolled_photos_are_stored_without_exif(
+    api: LiveApi, examples: Path, tmp_path: Path, orientation: int
+):
+    original = _with_gps((examples / "deepface-pairs" / "img1.jpg").read_bytes(), orientation)
+    assert b"PhoneMaker" in original
+    photo = tmp_path / "phone.jpg"
+    photo.write_bytes(original)
+    sue = api.login("sue")
+    person = _enrol(sue, _watchlist(sue), "Phone photo", photo)
+    stored = sue.get(f"/api/v1/persons/{person['id']}/photos/{person['photos'][0]['id']}")
+    assert stored.status_code == 200
+    assert b"PhoneMaker" not in stored.content and b"Exif" not in stored.content
+    with Image.open(io.BytesIO(stored.content)) as image:
+        assert dict(image.getexif()) == {}
+        upright = decode_image(original, 50_000_000)  # as the detector saw it
+        assert (image.height, image.width) == upright.shape[:2]
+
+
+def test_info_control_and_direction_characters_in_names_are_refused(api: LiveApi, examples):
+    ada, sue = api.login("ada"), api.login("sue")
+    body = {"purpose": "missing_person", "legal_basis": "s.1", "owner": "sue"}
+    refused = sue.post("/api/v1/watchlists", json={**body, "name": "list\u202eevil"})
+    assert refused.status_code in (400, 422) and "U+202E" in refused.text
+    watchlist = _watchlist(sue)
+    photo = examples / "deepface-pairs" / "img1.jpg"
+    for name in ("Ali\x00ce", "Bob\u2066x", "Eve\nforged log line"):
+        reply = sue.post(
+            f"/api/v1/watchlists/{watchlist}/persons",
+            data={"name": name, "reason": "reported missing"},
+            files=[("photos", (photo.name, photo.read_bytes(), "image/jpeg"))],
+        )
+        assert reply.status_code in (400, 422), (name, reply.text)
+    camera = {"name": "gate\u202e1", "uri": "rtsp://127.0.0.1:9/x", "enabled": False}
+    assert ada.post("/api/v1/cameras", json=camera).status_code in (400, 422)
+    with api.ctx.db.session(readonly=True) as s:
+        assert s.scalar(select(func.count(Person.id))) == 0  # nothing half-stored
+    fine = _enrol(sue, watchlist, "Zoë Ångström-ناصر\u200c", photo)  # any script, ZWNJ
+    assert fine["name"] == "Zoë Ångström-ناصر\u200c"
