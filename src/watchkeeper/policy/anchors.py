@@ -42,6 +42,7 @@ from watchkeeper.store import Database, outbox
 log = logging.getLogger(__name__)
 
 HEADS_FILE = "audit-heads.jsonl"
+_TAIL_BYTES = 4096  # many lines of ~130 bytes: the newest complete one is in there
 EVENT = "audit.head"
 
 
@@ -66,11 +67,18 @@ def heads_file(settings: Settings) -> Path:
 
 
 def last_published(path: Path) -> PublishedHead | None:
-    """The newest head in the file; None when nothing was published (or no file)."""
+    """The newest head in the file; None when nothing was published (or no file).
+
+    Only the file's tail is read: it grows by a line per publication, for years.
+    """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - _TAIL_BYTES))
+            tail = file.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return None
+    lines = tail.splitlines()[1:] if size > _TAIL_BYTES else tail.splitlines()
     for line in reversed(lines):
         try:
             item = json.loads(line)
@@ -95,7 +103,6 @@ class HeadPublisher:
         self.every = timedelta(minutes=every_minutes)
         self.targets = targets or []  # (channel, address) of the outbox's receivers
         self._lock = threading.Lock()
-        self._last = last_published(path)
 
     def after_commit(self, db: Database, info: dict[str, Any]) -> None:
         """``Database.after_commit`` hook: publish the head a committed session appended."""
@@ -110,7 +117,8 @@ class HeadPublisher:
     def publish_if_due(self, db: Database, head: ChainHead, now: datetime | None = None) -> bool:
         now = now or datetime.now(UTC)
         with self._lock:
-            last = self._last
+            # the file, not memory: the API, the service and the CLI all publish to it
+            last = last_published(self.path)
             if last is not None and head.seq <= last.seq:
                 return False  # an older commit finishing late: a newer head is out already
             due = (
@@ -122,7 +130,6 @@ class HeadPublisher:
                 return False
             published = PublishedHead(head.seq, head.hash, now)
             self._append(published)
-            self._last = published
         if self.targets:
             payload = {
                 "event": EVENT,
