@@ -305,6 +305,13 @@ class ApiConfig(BaseModel):
         "behind a TLS-terminating reverse proxy.",
     )
     port: int = Field(default=8080, ge=1, le=65535, description="TCP port of the API.")
+    docs: bool = Field(
+        default=False,
+        description="Serve the interactive API page at /docs. Off by default: it loads "
+        "Swagger UI from a CDN, which an air-gapped control room cannot reach and which "
+        "would run third-party script next to the console. The schema itself is always at "
+        "/api/v1/openapi.json.",
+    )
     session_idle_minutes: int = Field(
         default=30,
         ge=1,
@@ -404,6 +411,31 @@ class PolicyConfig(BaseModel):
         description="File holding the key that encrypts templates and photos at rest "
         "(watchkeeper keys generate). The WATCHKEEPER_KEY variable wins over it. "
         "Empty and no variable: data is written unencrypted.",
+    )
+    audit_heads_file: Path | None = Field(
+        default=None,
+        description="Append-only file the audit chain's head is published to (JSON lines), "
+        "which 'audit verify' checks the chain against. Empty: data_dir/audit-heads.jsonl. "
+        "Best on storage the database's writers cannot alter.",
+    )
+    audit_publish_events: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Publish the audit head (file, webhooks, MQTT) after this many new events.",
+    )
+    audit_publish_minutes: float = Field(
+        default=10.0,
+        gt=0,
+        le=10_080,
+        description="Publish the audit head at the first event after this many minutes "
+        "since the last publication, however few events came.",
+    )
+    audit_publish_notifications: bool = Field(
+        default=False,
+        description="Also send each published audit head to the webhooks and the MQTT broker "
+        "(event audit.head). Off by default: receivers written for alerts only would choke "
+        "on it (see docs/decisions/0020-audit-head-publication.md).",
     )
 
 

@@ -36,6 +36,7 @@ from watchkeeper.policy.eligibility import PolicySnapshot, load_snapshot
 from watchkeeper.store import Database, MediaStore, models, repository
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store.crypto import TEMPLATE, Cipher, seal
+from watchkeeper.store.uri_secrets import seal_uri
 from watchkeeper.vision.imageio import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -261,12 +262,13 @@ def record_matches(
     if not pending:
         return []
     recorded = []
+    sealed_uri = seal_uri(camera_uri, db.cipher)  # a password in it is a secret at rest
     with media.transaction() as files, db.session() as session:
         cameras = {}
         for sighting, matches in pending:
             if sighting.camera not in cameras:
                 cameras[sighting.camera] = repository.get_or_create_camera(
-                    session, sighting.camera, camera_uri, camera_group, analysis_fps
+                    session, sighting.camera, sealed_uri, camera_group, analysis_fps
                 )
             crop_sha = files.put(encode_jpeg(sighting.best_crop), ".jpg")
             row = repository.save_sighting(session, cameras[sighting.camera], sighting, crop_sha)
@@ -318,12 +320,13 @@ def record_archived(
         return []
     expires_at = datetime.now(UTC) + timedelta(days=archive_days)
     stored = []
+    sealed_uri = seal_uri(camera_uri, db.cipher)  # a password in it is a secret at rest
     with media.transaction() as files, db.session() as session:
         cameras = {}
         for sighting in pending:
             if sighting.camera not in cameras:
                 cameras[sighting.camera] = repository.get_or_create_camera(
-                    session, sighting.camera, camera_uri, camera_group, analysis_fps
+                    session, sighting.camera, sealed_uri, camera_group, analysis_fps
                 )
             camera = cameras[sighting.camera]
             crop_sha = files.put(encode_jpeg(sighting.best_crop), ".jpg")

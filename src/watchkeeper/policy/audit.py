@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.store.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
+AUDIT_HEAD_KEY = "watchkeeper.audit_head"  # Session.info: the head this session appended
 # Any fixed 64-bit number: all Watchkeeper processes must use the same one.
 _PG_LOCK_KEY = 0x5741_5443_484B_4155
 
@@ -92,6 +93,7 @@ def record(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    session.info[AUDIT_HEAD_KEY] = ChainHead(event.seq, event.hash)  # published after commit
     return event
 
 

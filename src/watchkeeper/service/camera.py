@@ -30,7 +30,9 @@ from watchkeeper.pipeline.region import inside
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import record_archived
 from watchkeeper.service.batcher import Inference
+from watchkeeper.store.crypto import Cipher
 from watchkeeper.store.models import Camera
+from watchkeeper.store.uri_secrets import open_uri
 from watchkeeper.streams import SOURCE_KINDS, Source, SourceError, open_source, resolve
 from watchkeeper.streams.base import redact
 from watchkeeper.usecases.runtime import CameraStatus
@@ -62,11 +64,12 @@ class CameraSpec:
     motion_gating: bool | None = None  # None: the configured default
 
     @classmethod
-    def from_row(cls, row: Camera) -> CameraSpec:
+    def from_row(cls, row: Camera, cipher: Cipher | None) -> CameraSpec:
+        """The spec to run; ``cipher`` (``Database.cipher``) opens a password stored sealed."""
         return cls(
             id=row.id,
             name=row.name,
-            uri=row.uri,
+            uri=open_uri(row.uri, cipher, f'camera "{row.name}"'),
             group=row.group,
             analysis_fps=row.analysis_fps,
             enabled=row.enabled,
