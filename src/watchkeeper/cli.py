@@ -24,6 +24,9 @@ from watchkeeper.cli_common import JsonOption, app_context, parse_date, print_js
 from watchkeeper.cluster.cli import mount as mount_cluster
 from watchkeeper.config import ConfigError, Settings, load_settings
 from watchkeeper.context import AppContext
+from watchkeeper.crowd.cli import count_source, crowd_zones, print_counts
+from watchkeeper.crowd.cli import mount as mount_crowd
+from watchkeeper.crowd.zones import ZoneError
 from watchkeeper.demo import DemoError
 from watchkeeper.domain import Frame, Match, Sighting
 from watchkeeper.enrolment import EnrolmentError, enrol_person, read_photo_file
@@ -49,6 +52,7 @@ USER_ERRORS = (
     NotFound,
     SourceError,
     StoreError,
+    ZoneError,
 )
 
 console = Console()
@@ -74,6 +78,7 @@ app.add_typer(apikey_app, name="apikey")
 mount_service(app)  # serve, camera
 mount_cluster(app)  # cluster status, plan (Ray is imported only when used)
 mount_investigations(app)  # case, investigate, thresholds
+mount_crowd(app)  # zone
 
 
 @app.callback()
@@ -481,12 +486,28 @@ def run(
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames analysed per second.")] = None,
     store: Annotated[bool, typer.Option(help="Store matched sightings.")] = True,
+    crowd: Annotated[
+        bool,
+        typer.Option(
+            "--crowd",
+            help="Count people per zone instead of recognising faces (nothing is stored).",
+        ),
+    ] = False,
+    zones: Annotated[
+        Path | None,
+        typer.Option(help="With --crowd: zones as JSON (default: the camera's, or all)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Analyse a video file, a folder of images or a stream against all watchlists."""
     app_ctx = app_context(ctx)
     camera_name = camera or Path(source.rstrip("/")).name or source
     analysis_fps = fps or app_ctx.settings.streams.analysis_fps
+    if crowd:
+        counted = crowd_zones(app_ctx, camera_name, zones)
+        counts = count_source(app_ctx, source, camera_name, analysis_fps, counted)
+        print_json(counts) if as_json else print_counts(counts)
+        return
     results, pipeline = process_source(app_ctx, source, camera_name, analysis_fps, store, as_json)
     summary = results_json(app_ctx, results, pipeline)
     if as_json:

@@ -56,7 +56,9 @@ class CrowdCounter:
     def readings(self, people: People, size: tuple[int, int], at: float) -> list[ZoneReading]:
         """The counting step on already detected people (split out so it can be tested)."""
         moves = self.tracker.update(people)
-        feet = people.feet
+        # a person cut off by the picture's bottom edge stands on it: keep their feet inside,
+        # or a zone that reaches the edge would miss exactly the people closest to the camera
+        feet = np.clip(people.feet, 0, np.array(size, np.float32) - 1)
         readings = []
         for zone in self.zones:
             present = int(np.sum(zone.contains(feet, size)))

@@ -13,6 +13,7 @@ is why :mod:`watchkeeper.crowd.tiling` cuts frames into tiles and batches them h
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -75,6 +76,7 @@ class SsdPersonDetector:
                 "detection_scores and num_detections: it is not an SSD person detector"
             ) from exc
         self._request = self._compiled.create_infer_request()
+        self._lock = threading.Lock()  # one request, shared by every camera's thread
         self.name = PERSON_MODEL.name
         log.info("loaded %s person model on OpenVINO CPU", self.name)
 
@@ -90,8 +92,13 @@ class SsdPersonDetector:
                 for img in images
             ]
         )
-        result = self._request.infer([batch])
-        boxes, scores, counts = result[self._boxes], result[self._scores], result[self._count]
+        with self._lock:
+            result = self._request.infer([batch])
+            boxes, scores, counts = (
+                result[self._boxes].copy(),
+                result[self._scores].copy(),
+                result[self._count].copy(),
+            )
         found: list[tuple[FloatArray, FloatArray]] = []
         for index, image in enumerate(images):
             n = int(counts[index])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from watchkeeper.config import CrowdConfig
 from watchkeeper.crowd.detector import PersonDetector
 from watchkeeper.domain import FloatArray, ImageArray
 
@@ -121,3 +122,16 @@ class TiledDetector:
         scores = np.concatenate(all_scores).astype(np.float32)
         kept = nms(boxes, scores, self.iou_threshold)
         return People(boxes[kept], scores[kept])
+
+
+def tiled_from_config(detector: PersonDetector, config: CrowdConfig) -> TiledDetector:
+    """The tiler the settings describe (``crowd.*`` in the config)."""
+    return TiledDetector(
+        detector,
+        columns=config.tile_columns,
+        rows=config.tile_rows,
+        overlap=config.tile_overlap,
+        whole_view=config.whole_view,
+        score_threshold=config.score_threshold,
+        iou_threshold=config.nms_threshold,
+    )

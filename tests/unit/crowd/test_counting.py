@@ -108,3 +108,8 @@ def test_minutes_hold_mean_peak_and_crossings_and_close_when_the_next_minute_sta
     )
     assert minute.entered == 1 and minute.density_max == 0.6
     assert [m.minute for m in aggregator.flush()] == [120.0]
+
+
+def test_a_person_cut_off_by_the_bottom_edge_counts_in_a_zone_reaching_that_edge() -> None:
+    readings = counter().readings(people((100, 300, 200, 500)), SIZE, 0.0)
+    assert readings[0].people == 1

@@ -23,7 +23,8 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 class OutboxOut(BaseModel):
     id: int
-    alert_id: int
+    alert_id: int | None  # a face alert's id, or None for a crowd alert
+    crowd_alert_id: int | None = None
     channel: str
     target: str
     idempotency_key: str
@@ -48,6 +49,7 @@ def list_outbox(
             OutboxOut(
                 id=m.id,
                 alert_id=m.alert_id,
+                crowd_alert_id=m.crowd_alert_id,
                 channel=m.channel,
                 target=redact(m.target),
                 idempotency_key=m.idempotency_key,
