@@ -9,6 +9,7 @@ new alert. Nobody is identified, so no two-person rule: one operator acknowledge
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,11 +52,16 @@ class CrowdAlertService:
     """Raises, releases and acknowledges crowd alerts; tells the outbox and the broker."""
 
     def __init__(
-        self, db: Database, config: NotificationsConfig, broker: EventBroker | None = None
+        self,
+        db: Database,
+        config: NotificationsConfig,
+        broker: EventBroker | None = None,
+        on_raise: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.db = db
         self.targets = targets_of(config)
         self.broker = broker
+        self.on_raise = on_raise  # after the commit: wake the dispatcher, count the alert
 
     def raise_breach(self, camera_id: int, zone_id: int, breach: Breach) -> dict[str, Any]:
         """Store a new alert for a breach (its outbox rows and audit too); return its document."""
@@ -84,6 +90,8 @@ class CrowdAlertService:
                          "value": round(breach.value, 3), "limit": breach.limit},
             )  # fmt: skip
         self._publish("crowd.alert.created", document)
+        if self.on_raise is not None:
+            self.on_raise(document)
         return document
 
     def release(self, zone_id: int, release: Release) -> None:

@@ -19,7 +19,7 @@ from watchkeeper.crowd.counting import CrowdCounter, ZoneReading
 from watchkeeper.crowd.limits import LimitWatcher
 from watchkeeper.crowd.minutes import MinuteAggregate, MinuteAggregator
 from watchkeeper.crowd.tiling import People
-from watchkeeper.domain import Frame
+from watchkeeper.domain import Frame, ImageArray
 from watchkeeper.store import Database
 from watchkeeper.store import crowd as crowd_store
 
@@ -76,14 +76,13 @@ class CrowdMonitor:
         self.zone_ids = {z.name: z.zone_id for z in counter.zones if z.zone_id is not None}
         self.latest: list[ZoneReading] = []
         self.latest_people = People.empty()
-        self.latest_size: tuple[int, int] | None = None
+        self.latest_image: ImageArray | None = None
         self._lock = threading.Lock()
 
     def observe(self, frame: Frame) -> list[ZoneReading]:
         readings, people = self.counter.count(frame.image, frame.timestamp)
         with self._lock:
-            self.latest, self.latest_people = readings, people
-            self.latest_size = (frame.image.shape[1], frame.image.shape[0])
+            self.latest, self.latest_people, self.latest_image = readings, people, frame.image
         if self.on_readings is not None:
             self.on_readings(self.camera, readings)
         breaches, releases = self.watcher.check(readings)
@@ -99,7 +98,7 @@ class CrowdMonitor:
         """Store the minutes still open (a camera stopping keeps its partial minute)."""
         save_minutes(self.db, self.camera_id, self.zone_ids, self.minutes.flush())
 
-    def live(self) -> tuple[list[ZoneReading], People, tuple[int, int] | None]:
-        """The latest readings and people (memory only), for the console."""
+    def live(self) -> tuple[list[ZoneReading], People, ImageArray | None]:
+        """The latest readings, people and the frame they came from (memory only)."""
         with self._lock:
-            return list(self.latest), self.latest_people, self.latest_size
+            return list(self.latest), self.latest_people, self.latest_image

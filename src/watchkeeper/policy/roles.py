@@ -24,6 +24,7 @@ PERMISSIONS: MappingProxyType[str, str] = MappingProxyType(
         "cameras:write": "Add, change, enable/disable and delete cameras.",
         "alerts:read": "See alerts with their face crops.",
         "alerts:review": "Confirm, reject or escalate alerts.",
+        "crowd:acknowledge": "Acknowledge crowd alerts (counts only; nobody is identified).",
         "sightings:read": "See matched sightings.",
         "events:read": "Subscribe to the live event stream.",
         "watchlists:read": "List watchlists with their purpose, legal basis and size.",
@@ -52,6 +53,7 @@ _OPERATOR = frozenset(
         "cameras:read",
         "alerts:read",
         "alerts:review",
+        "crowd:acknowledge",
         "sightings:read",
         "events:read",
         "watchlists:read",
@@ -81,7 +83,13 @@ _AUDITOR = frozenset(
 )
 # Deciding about a person (an alert, a search for someone) is an operational duty, not an
 # administrator's.
-_ADMIN = frozenset(PERMISSIONS) - {"alerts:review", "cases:read", "cases:write", "cases:approve"}
+_ADMIN = frozenset(PERMISSIONS) - {
+    "alerts:review",
+    "crowd:acknowledge",
+    "cases:read",
+    "cases:write",
+    "cases:approve",
+}
 
 ROLES: MappingProxyType[str, frozenset[str]] = MappingProxyType(
     {

@@ -25,7 +25,9 @@ import numpy as np
 
 from watchkeeper.alerts import AlertService, CameraRef
 from watchkeeper.config import Settings
-from watchkeeper.domain import Frame, Match, Sighting
+from watchkeeper.crowd.monitor import CrowdMonitor
+from watchkeeper.crowd.render import draw
+from watchkeeper.domain import Faces, Frame, Match, Sighting
 from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import record_archived
@@ -59,6 +61,7 @@ class CameraSpec:
     min_face_size: int | None = None
     detection_threshold: float | None = None
     roi: tuple[float, ...] | None = None
+    face_recognition: bool = True
 
     @classmethod
     def from_row(cls, row: Camera) -> CameraSpec:
@@ -72,6 +75,7 @@ class CameraSpec:
             min_face_size=row.min_face_size,
             detection_threshold=row.detection_threshold,
             roi=tuple(row.roi) if row.roi else None,
+            face_recognition=row.face_recognition,
         )
 
 
@@ -134,6 +138,19 @@ class CameraFilter:
         return AnalysedFaces(faces=faces[keep], aligned=analysed.aligned[keep])
 
 
+class NoFaces:
+    """The inference of a camera that only counts people: it never looks for a face."""
+
+    def __init__(self, inference: Inference) -> None:
+        self.model = inference.model
+
+    def analyse(self, image: np.ndarray) -> AnalysedFaces:
+        return AnalysedFaces(faces=Faces.empty(), aligned=np.zeros((0, 112, 112, 3), np.uint8))
+
+    def embed(self, aligned: np.ndarray) -> Any:
+        return np.zeros((0, 0), np.float32)
+
+
 class CameraRunner:
     """Runs one camera until stopped; safe to ask for its status from any thread."""
 
@@ -148,8 +165,10 @@ class CameraRunner:
         archive_days: Callable[[str], int | None] | None = None,
         counters: ActivityCounters | None = None,
         screen: Screen | None = None,
+        crowd: CrowdMonitor | None = None,
     ) -> None:
         self.spec = spec
+        self.crowd = crowd
         self.inference = inference
         self.match = match
         self.alerts = alerts
@@ -227,7 +246,11 @@ class CameraRunner:
             )
             pipeline = CameraPipeline(
                 self.spec.name,
-                CameraFilter(self.inference, self.spec),  # type: ignore[arg-type]
+                (
+                    CameraFilter(self.inference, self.spec)
+                    if self.spec.face_recognition
+                    else NoFaces(self.inference)
+                ),  # type: ignore[arg-type]
                 self.settings.tracking,
                 self.settings.vision.min_quality,
                 self.screen,
@@ -243,7 +266,11 @@ class CameraRunner:
                 self._source, self._pipeline, self._worker = source, pipeline, worker
             if self._stopping.is_set():
                 source.close()
-            worker.run()
+            try:
+                worker.run()
+            finally:
+                if self.crowd is not None:
+                    self.crowd.close()
             self._finished = True
         except SourceError as exc:
             self._fail(str(exc))
@@ -294,6 +321,12 @@ class CameraRunner:
                 self._faces.popleft()
         if self.observe is not None:
             self.observe(self.spec.name, faces, self._lag)
+        if self.crowd is not None:
+            try:
+                self.crowd.observe(frame)
+            except Exception:  # e.g. the database is busy: counting goes on next frame
+                self._sink_errors += 1
+                log.exception("camera %s: crowd counting failed on a frame", self.spec.name)
 
     # --- what operators see ----------------------------------------------------------------
 
@@ -330,6 +363,20 @@ class CameraRunner:
             errors=(health.errors if health else 0) + self._sink_errors,
             attempts=health.attempts if health else 0,
         )
+
+    def crowd_snapshot(self, max_side: int = SNAPSHOT_MAX_SIDE) -> bytes | None:
+        """The latest frame with zones and people drawn and heads blurred (memory only)."""
+        if self.crowd is None:
+            return None
+        _, people, latest = self.crowd.live()
+        if latest is None:
+            return None
+        image = draw(latest, self.crowd.counter.zones, people)
+        scale = max_side / max(image.shape[:2])
+        if scale < 1:
+            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return encode_jpeg(image, quality=80)
 
     def snapshot(self, max_side: int = SNAPSHOT_MAX_SIDE) -> bytes | None:
         """The latest analysed frame as JPEG (kept in memory, never written anywhere)."""

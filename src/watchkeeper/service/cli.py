@@ -147,6 +147,9 @@ def camera_add(
         str | None, typer.Option(help="Region x1,y1,x2,y2 or a polygon, in fractions 0..1.")
     ] = None,
     enabled: Annotated[bool, typer.Option(help="Watch it as soon as the service runs.")] = True,
+    faces: Annotated[
+        bool, typer.Option("--faces/--no-faces", help="Recognise faces (off: zones only).")
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Add a camera (the running service picks it up at its next start)."""
@@ -154,7 +157,7 @@ def camera_add(
     values = {
         "name": name, "uri": uri, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
-        "roi": _roi(roi),
+        "roi": _roi(roi), "face_recognition": faces,
     }  # fmt: skip
     try:
         document = registry.add_camera(app_ctx.db, app_ctx.actor, values)
@@ -193,6 +196,7 @@ def camera_update(
     detection_threshold: Annotated[float | None, typer.Option(min=0.01, max=0.99)] = None,
     roi: Annotated[str | None, typer.Option(help="New region, or 'none' for all.")] = None,
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    faces: Annotated[bool | None, typer.Option("--faces/--no-faces")] = None,
     reason: Annotated[str | None, typer.Option(help="For the audit log.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -201,6 +205,7 @@ def camera_update(
     given = {
         "uri": uri, "name": name, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
+        "face_recognition": faces,
     }  # fmt: skip
     changes = {k: v for k, v in given.items() if v is not None}
     if roi is not None:

@@ -87,6 +87,7 @@ def camera_document(row: Camera, status: CameraStatus | None = None) -> dict[str
         "min_face_size": row.min_face_size,
         "detection_threshold": row.detection_threshold,
         "roi": row.roi,
+        "face_recognition": row.face_recognition,
         "created_at": row.created_at.isoformat() if row.created_at else None,
     }
     return with_status(document, status)

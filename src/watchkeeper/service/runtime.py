@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -31,9 +32,15 @@ from watchkeeper.alerts import (
     WebhookNotifier,
 )
 from watchkeeper.context import AppContext
+from watchkeeper.crowd.alerting import CrowdAlertService
+from watchkeeper.crowd.counting import CrowdCounter
+from watchkeeper.crowd.monitor import CrowdMonitor
+from watchkeeper.crowd.registry import zones_for_camera
+from watchkeeper.crowd.tiling import tiled_from_config
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import Recogniser
 from watchkeeper.service.batcher import InferenceBatcher
+from watchkeeper.service.camera import CameraSpec
 from watchkeeper.service.manager import CameraManager
 from watchkeeper.service.metrics import ServiceMetrics
 from watchkeeper.store import StoreError, outbox
@@ -71,6 +78,9 @@ class Services:
             notifiers.append(
                 MqttNotifier(settings.notifications.mqtt, settings.notifications.timeout_s)
             )
+        self.crowd_alerts = CrowdAlertService(
+            ctx.db, settings.notifications, self.broker, on_raise=self._on_crowd_alert
+        )
         self.dispatcher = OutboxDispatcher(
             ctx.db, notifiers, settings.notifications, on_result=self.metrics.observe_delivery
         )
@@ -85,6 +95,7 @@ class Services:
             archive_days=self.recogniser.archive_days,
             counters=self.counters,
             screen=self.recogniser.screen,
+            crowd=self._crowd_monitor,
         )
         self.metrics.watch(self.cameras.statuses, self._pending, lambda: self.broker.subscribers)
 
@@ -107,6 +118,24 @@ class Services:
         self.metrics.alerts.labels(change.document["camera"]["name"], change.type[6:]).inc()
         if change.type == "alert.created":
             self.dispatcher.wake()
+
+    def _on_crowd_alert(self, document: dict[str, Any]) -> None:
+        self.metrics.crowd_alerts.labels(document["camera"]["name"], document["limit_kind"]).inc()
+        self.dispatcher.wake()
+
+    def _crowd_monitor(self, spec: CameraSpec) -> CrowdMonitor | None:
+        """A counter for a camera with zones; the person model loads with the first one."""
+        zones = zones_for_camera(self.ctx.db, spec.id)
+        if not zones:
+            return None
+        crowd = self.ctx.settings.crowd
+        counter = CrowdCounter(
+            zones, tiled_from_config(self.ctx.person_detector, crowd), crowd.smoothing_frames
+        )
+        return CrowdMonitor(
+            spec.id, spec.name, counter, self.ctx.db, self.crowd_alerts, crowd.release,
+            on_readings=self.metrics.observe_zones,
+        )  # fmt: skip
 
     def _pending(self) -> dict[str, int]:
         with self.ctx.db.session(readonly=True) as s:

@@ -25,6 +25,7 @@ EDITABLE = (
     "min_face_size",
     "detection_threshold",
     "roi",
+    "face_recognition",
 )
 
 

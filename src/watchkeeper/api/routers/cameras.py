@@ -69,6 +69,7 @@ class CameraOut(BaseModel):
     min_face_size: int | None
     detection_threshold: float | None
     roi: list[float] | None
+    face_recognition: bool = True
     created_at: datetime | None
     status: CameraStatusOut | None = Field(
         default=None, description="Live status; None when the API runs without the service."
@@ -93,6 +94,10 @@ class CameraCreate(BaseModel):
         default=None, gt=0, lt=1, description="None: vision.detection_threshold."
     )
     roi: Roi = None
+    face_recognition: bool = Field(
+        default=True,
+        description="False: the camera only counts people in its zones; no face is detected.",
+    )
 
 
 class CameraPatch(BaseModel):
@@ -104,6 +109,7 @@ class CameraPatch(BaseModel):
     min_face_size: int | None = Field(default=None, ge=8, le=2000)
     detection_threshold: float | None = Field(default=None, gt=0, lt=1)
     roi: Roi = None
+    face_recognition: bool | None = None
     reason: str | None = Field(default=None, max_length=1000, description="For the audit log.")
 
 
@@ -207,7 +213,7 @@ def patch_camera(
     principal: Annotated[Principal, Depends(require("cameras:write"))],
 ) -> CameraOut:
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
-    for field in ("name", "uri", "group", "analysis_fps", "enabled"):
+    for field in ("name", "uri", "group", "analysis_fps", "enabled", "face_recognition"):
         if field in changes and changes[field] is None:
             raise ProblemError(422, f"{field} cannot be null", title="Invalid camera")
     try:

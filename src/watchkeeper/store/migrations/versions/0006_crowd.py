@@ -27,6 +27,10 @@ def _fk(column: str, table: str, target: str) -> sa.Constraint:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("cameras") as batch:
+        batch.add_column(
+            sa.Column("face_recognition", sa.Boolean, nullable=False, server_default=sa.true())
+        )
     op.create_table(
         "crowd_zones",
         sa.Column("id", sa.Integer, nullable=False),
@@ -108,3 +112,5 @@ def downgrade() -> None:
     op.drop_table("crowd_alerts")
     op.drop_table("crowd_minutes")
     op.drop_table("crowd_zones")
+    with op.batch_alter_table("cameras") as batch:
+        batch.drop_column("face_recognition")
