@@ -53,7 +53,7 @@ class CameraManager:
         screen: Screen | None = None,
         crowd: Callable[[CameraSpec], CrowdMonitor | None] | None = None,
     ) -> None:
-        self.crowd = crowd  # builds a camera's crowd monitor (None: it has no zones)
+        self.crowd_monitor = crowd  # builds a camera's crowd monitor (None: it has no zones)
         self.db = db
         self.settings = settings
         self.inference = inference
@@ -162,7 +162,7 @@ class CameraManager:
         runner = CameraRunner(
             spec, self.inference, self.match, self.alerts, self.settings, self.observe,
             self.archive_days, self.counters, self.screen,
-            self.crowd(spec) if self.crowd is not None else None,
+            self.crowd_monitor(spec) if self.crowd_monitor is not None else None,
         )  # fmt: skip
         with self._lock:
             self._runners[spec.id] = runner
