@@ -18,9 +18,13 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/watchkeeper demo --serve
 
+# The house's rules, checked: style (ruff), the import contracts in pyproject.toml
+# (lint-imports: layers, nothing imports cli, pure core, Ray only in cluster) and types (mypy).
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: setup
 	./scripts/start-services.sh

@@ -50,7 +50,9 @@ from watchkeeper.cluster.runtime import ClusterServices
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP
-from watchkeeper.service import CameraStatus, Services, registry
+from watchkeeper.service import Services
+from watchkeeper.usecases import cameras as registry
+from watchkeeper.usecases.runtime import CameraStatus
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 DONE = ("stopped", "finished", "failed")

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from watchkeeper.config import Settings
-from watchkeeper.crowd.detector import SsdPersonDetector
+from watchkeeper.crowd.detector import load_person_detector
 from watchkeeper.crowd.render import draw
 from watchkeeper.crowd.tiling import People, TiledDetector, tiled_from_config
 from watchkeeper.crowd.zones import whole_picture
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--picture", type=Path, help="write an analysed frame, heads blurred")
     args = parser.parse_args()
     settings = Settings()
-    detector = SsdPersonDetector(threads=1)
+    detector = load_person_detector(settings.vision, settings.crowd)
     tiled = tiled_from_config(detector, settings.crowd)
     whole = TiledDetector(detector, columns=1, rows=1)
     analyzer = FaceAnalyzer.from_config(settings.vision)
@@ -152,10 +152,11 @@ def main() -> None:
     }
     if args.picture is not None:
         index, image, true = frames[0]
-        picture = draw(image, [whole_picture("counted")], people_of[0])
+        faces = analyzer.detector.detect(image).boxes
+        picture = draw(image, [whole_picture("counted")], people_of[0], faces)
         cv2.putText(
             picture, f"frame {index}: {len(people_of[0])} found, {true} by hand",
-            (30, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 4,
+            (30, image.shape[0] - 40), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 4,
         )  # fmt: skip
         args.picture.parent.mkdir(parents=True, exist_ok=True)
         small = cv2.resize(picture, (1280, 720), interpolation=cv2.INTER_AREA)

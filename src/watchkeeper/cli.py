@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from watchkeeper import __version__
 from watchkeeper.api.cli import apikey_app, user_app
-from watchkeeper.cli_common import JsonOption, app_context, parse_date, print_json
+from watchkeeper.cli_common import JsonOption, app_context, parse_date
 from watchkeeper.cluster.cli import mount as mount_cluster
 from watchkeeper.config import ConfigError, Settings, load_settings
 from watchkeeper.context import AppContext
@@ -28,19 +25,27 @@ from watchkeeper.crowd.cli import count_source, crowd_zones, print_counts
 from watchkeeper.crowd.cli import mount as mount_crowd
 from watchkeeper.crowd.zones import ZoneError
 from watchkeeper.demo import DemoError
-from watchkeeper.domain import Frame, Match, Sighting
 from watchkeeper.enrolment import EnrolmentError, enrol_person, read_photo_file
 from watchkeeper.evaluation.cli import app as eval_app
 from watchkeeper.investigations.cli import mount as mount_investigations
-from watchkeeper.pipeline import CameraPipeline, CameraWorker
+from watchkeeper.output import (
+    console,
+    errors,
+    frame_progress,
+    print_cannot_match,
+    print_json,
+    print_results,
+)
 from watchkeeper.policy import audit
 from watchkeeper.policy.cli import mount as mount_policy
-from watchkeeper.policy.counters import ActivityCounters
-from watchkeeper.recognition import Recogniser, record_archived, record_matches
+from watchkeeper.serve import serve
 from watchkeeper.service.cli import mount as mount_service
 from watchkeeper.store import NotFound, StoreError, repository
 from watchkeeper.store.models import PURPOSES
-from watchkeeper.streams import SourceError, open_source
+from watchkeeper.streams import SourceError
+from watchkeeper.usecases import persons as entries
+from watchkeeper.usecases import watchlists as lists
+from watchkeeper.usecases.analyse import cannot_match, process_source, results_json
 from watchkeeper.vision import ModelError
 from watchkeeper.vision.imageio import ImageError
 
@@ -54,9 +59,6 @@ USER_ERRORS = (
     StoreError,
     ZoneError,
 )
-
-console = Console()
-errors = Console(stderr=True)
 
 app = typer.Typer(
     help="Watchkeeper: accountable live facial recognition against purpose-bound watchlists.",
@@ -75,7 +77,8 @@ app.add_typer(eval_app, name="eval", help="Measure accuracy: verification 1:1, i
 mount_policy(app, watchlist_app, audit_app)  # deployment, approval, policy, keys, report, ...
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
-mount_service(app)  # serve, camera
+app.command("serve")(serve)
+mount_service(app)  # camera
 mount_cluster(app)  # cluster status, plan (Ray is imported only when used)
 mount_investigations(app)  # case, investigate, thresholds
 mount_crowd(app)  # zone
@@ -130,26 +133,18 @@ def watchlist_create(
 ) -> None:
     """Create a watchlist with its purpose, legal basis and owner."""
     app_ctx = app_context(ctx)
-    with app_ctx.db.session() as session:
-        wl = repository.create_watchlist(
-            session,
-            name=name,
-            purpose=purpose,
-            legal_basis=legal_basis,
-            owner=owner,
-            review_by=parse_date(review_by, "--review-by"),
-            threshold=threshold,
-            confirmations_required=confirmations,
-        )
-        audit.record(
-            session,
-            actor=app_ctx.actor,
-            action="watchlist.create",
-            object_type="watchlist",
-            object_id=wl.id,
-            details={"name": name, "purpose": purpose, "legal_basis": legal_basis, "owner": owner},
-        )
-        result = {"id": wl.id, "name": wl.name, "purpose": wl.purpose}
+    wl_id = lists.create_watchlist(
+        app_ctx.db,
+        app_ctx.actor,
+        name=name,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        owner=owner,
+        review_by=parse_date(review_by, "--review-by"),
+        threshold=threshold,
+        confirmations_required=confirmations,
+    )
+    result = {"id": wl_id, "name": name, "purpose": purpose}
     if as_json:
         print_json(result)
     else:
@@ -200,22 +195,8 @@ def watchlist_delete(
     app_ctx = app_context(ctx)
     if not yes:
         typer.confirm(f"Delete watchlist {name} and everything enrolled on it?", abort=True)
-    with app_ctx.db.session() as session:
-        wl = repository.get_watchlist(session, name)
-        wl_id = wl.id
-        freed = repository.delete_watchlist(session, wl)
-        audit.record(
-            session,
-            actor=app_ctx.actor,
-            action="watchlist.delete",
-            object_type="watchlist",
-            object_id=wl_id,
-            reason=reason,
-            details={"name": name},
-        )
-    for sha in freed:
-        app_ctx.media.delete(sha)
-    console.print(f"deleted watchlist [bold]{name}[/] ({len(freed)} files removed)")
+    deleted, files = lists.delete_watchlist(app_ctx.db, app_ctx.media, app_ctx.actor, name, reason)
+    console.print(f"deleted watchlist [bold]{deleted}[/] ({files} files removed)")
 
 
 # --- persons ---------------------------------------------------------------------------------
@@ -256,10 +237,19 @@ def person_add(
         min_quality=settings.vision.enrol_min_quality,
         largest_face=largest_face,
     )
+    awaiting = entries.awaiting_approval(app_ctx.db, enrolled, app_ctx.actor)
     result = {
         "id": enrolled.person_id,
         "name": enrolled.name,
         "watchlist": enrolled.watchlist,
+        "state": "pending_approval" if awaiting else entries.ACTIVE,
+        "approval": None
+        if awaiting is None
+        else {
+            "id": awaiting.approval_id,
+            "approvers": awaiting.approvers,
+            "message": awaiting.sentence(),
+        },
         "photos": [
             {"file": p.source, "faces": p.faces_found, "quality": round(p.quality, 3)}
             for p in enrolled.photos
@@ -273,6 +263,8 @@ def person_add(
         f"from {len(enrolled.photos)} photo(s), quality "
         + ", ".join(f"{p.quality:.2f}" for p in enrolled.photos)
     )
+    if awaiting is not None:
+        console.print(f"[yellow]pending approval:[/] {awaiting.sentence()}", highlight=False)
 
 
 @person_app.command("list")
@@ -283,28 +275,16 @@ def person_list(
 ) -> None:
     """List enrolled persons (names and counts only; photos are not shown here)."""
     app_ctx = app_context(ctx)
-    with app_ctx.db.session() as session:
-        wl = repository.get_watchlist(session, watchlist) if watchlist else None
-        rows = [
-            {
-                "id": p.id,
-                "name": p.name,
-                "watchlist": p.watchlist.name,
-                "reason": p.reason,
-                "expires_at": p.expires_at,
-                "photos": len(p.photos),
-                "created_by": p.created_by,
-            }
-            for p in repository.list_persons(session, wl)
-        ]
+    require = app_ctx.settings.policy.require_authorisation
+    rows = entries.list_entries(app_ctx.db, watchlist, require)
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "watchlist", "reason", "expires", "photos", "enrolled by")
+    table = Table("id", "name", "watchlist", "state", "reason", "expires", "photos", "enrolled by")
     for r in rows:
         table.add_row(
-            str(r["id"]), r["name"], r["watchlist"], r["reason"] or "—",
-            str(r["expires_at"] or "—"), str(r["photos"]), r["created_by"],
+            str(r["id"]), r["name"], r["watchlist"], entries.STATE_WORDS[r["state"]],
+            r["reason"] or "—", str(r["expires_at"] or "—"), str(r["photos"]), r["created_by"],
         )  # fmt: skip
     console.print(table)
 
@@ -317,164 +297,11 @@ def person_delete(
 ) -> None:
     """Delete a person with their photos, templates and matches."""
     app_ctx = app_context(ctx)
-    with app_ctx.db.session() as session:
-        person = repository.get_person(session, person_id)
-        name = person.name
-        freed = repository.delete_person(session, person)
-        audit.record(
-            session,
-            actor=app_ctx.actor,
-            action="person.delete",
-            object_type="person",
-            object_id=person_id,
-            reason=reason,
-        )
-    for sha in freed:
-        app_ctx.media.delete(sha)
+    name = entries.delete_person(app_ctx.db, app_ctx.media, app_ctx.actor, person_id, reason)
     console.print(f"deleted person {person_id} ({name})")
 
 
 # --- processing ------------------------------------------------------------------------------
-
-
-def process_source(
-    app_ctx: AppContext,
-    uri: str,
-    camera: str,
-    analysis_fps: float,
-    store: bool,
-    quiet: bool,
-) -> tuple[list[tuple[Sighting, list[Match]]], CameraPipeline]:
-    """Run one source through the pipeline; store matched sightings (files: at the end)."""
-    settings = app_ctx.settings
-    source = open_source(
-        uri,
-        camera,
-        analysis_fps,
-        open_timeout_s=settings.streams.open_timeout_s,
-        max_image_pixels=settings.streams.max_image_pixels,
-        read_timeout_s=settings.streams.read_timeout_s,
-        decode_threads=settings.streams.decode_threads,
-        skip_nonref=settings.streams.skip_nonref,
-    )
-    analyzer = app_ctx.analyzer
-    counters = ActivityCounters(app_ctx.db)
-    recogniser = Recogniser(
-        app_ctx.db, settings.matching, analyzer.model, analyzer.embedder.dimension,
-        policy=settings.policy, cipher=app_ctx.cipher, counters=counters,
-    )  # fmt: skip
-    pipeline = CameraPipeline(
-        camera, analyzer, settings.tracking, settings.vision.min_quality, recogniser.screen
-    )
-    results: list[tuple[Sighting, list[Match]]] = []
-    live = getattr(source, "live", False)
-    archive = recogniser.archive_days(camera) if store else None
-
-    def sink(sighting: Sighting, matches: list[Match]) -> None:
-        if live and store and matches:
-            record_matches(app_ctx.db, app_ctx.media, uri, [(sighting, matches)])
-        elif live and archive and not matches:
-            record_archived(app_ctx.db, app_ctx.media, uri, [sighting], archive)
-        results.append((sighting, matches))
-
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed} frames"),
-        TimeElapsedColumn(),
-        console=errors,
-        disable=quiet,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(
-            f"analysing {camera}", total=getattr(source, "expected_frames", None)
-        )
-
-        def on_frame(_frame: Frame) -> None:
-            progress.advance(task)
-
-        hook = counters.frame_hook(pipeline, then=on_frame)
-        CameraWorker(source, pipeline, recogniser.match, sink, on_frame=hook).run()
-    if store and not live:
-        record_matches(app_ctx.db, app_ctx.media, uri, [(s, m) for s, m in results if m])
-        if archive:
-            unmatched = [s for s, m in results if not m]
-            record_archived(app_ctx.db, app_ctx.media, uri, unmatched, archive)
-    counters.flush()
-    return results, pipeline
-
-
-def _names(
-    app_ctx: AppContext, results: list[tuple[Sighting, list[Match]]]
-) -> dict[int, tuple[str, str]]:
-    person_ids = {m.person_id for _, matches in results for m in matches}
-    if not person_ids:
-        return {}
-    with app_ctx.db.session() as session:
-        return {
-            pid: (person.name, person.watchlist.name)
-            for pid in person_ids
-            for person in [repository.get_person(session, pid)]
-        }
-
-
-def results_json(
-    app_ctx: AppContext, results: list[tuple[Sighting, list[Match]]], pipeline: CameraPipeline
-) -> dict[str, Any]:
-    names = _names(app_ctx, results)
-    stats = pipeline.stats
-    return {
-        "camera": pipeline.camera,
-        "frames_analysed": stats.frames,
-        "faces_detected": stats.faces,
-        "sightings": [
-            {
-                "track": s.track_id,
-                "first_frame": s.first_frame,
-                "last_frame": s.last_frame,
-                "best_frame": s.best_frame,
-                "detections": s.detections,
-                "started_at": datetime.fromtimestamp(s.started_at, UTC).isoformat(),
-                "ended_at": datetime.fromtimestamp(s.ended_at, UTC).isoformat(),
-                "quality": round(s.best_quality, 3),
-                "matches": [
-                    {
-                        "person_id": m.person_id,
-                        "person": names[m.person_id][0],
-                        "watchlist": names[m.person_id][1],
-                        "score": round(m.score, 4),
-                        "threshold": m.threshold,
-                    }
-                    for m in matches
-                ],
-            }
-            for s, matches in sorted(results, key=lambda r: (r[0].first_frame, r[0].track_id))
-        ],
-    }
-
-
-def print_results(summary: dict[str, Any]) -> None:
-    table = Table(
-        "track", "frames", "detections", "quality", "match", "score",
-        title=f"{len(summary['sightings'])} sightings from {summary['faces_detected']} face "
-        f"detections in {summary['frames_analysed']} analysed frames",
-    )  # fmt: skip
-    for s in summary["sightings"]:
-        best = max(s["matches"], key=lambda m: m["score"], default=None)
-        table.add_row(
-            str(s["track"]),
-            f"{s['first_frame']}–{s['last_frame']}",
-            str(s["detections"]),
-            f"{s['quality']:.2f}",
-            f"[bold red]{best['person']}[/] ({best['watchlist']})" if best else "—",
-            f"{best['score']:.3f}" if best else "",
-        )
-    console.print(table)
-    matched = sum(1 for s in summary["sightings"] if s["matches"])
-    console.print(
-        f"{matched} matched sighting(s) stored; "
-        f"{len(summary['sightings']) - matched} unmatched discarded (nothing kept)."
-    )
 
 
 @app.command()
@@ -508,8 +335,14 @@ def run(
         counts = count_source(app_ctx, source, camera_name, analysis_fps, counted)
         print_json(counts) if as_json else print_counts(counts)
         return
-    results, pipeline = process_source(app_ctx, source, camera_name, analysis_fps, store, as_json)
-    summary = results_json(app_ctx, results, pipeline)
+    blocked = cannot_match(app_ctx, camera_name)
+    if not as_json:
+        print_cannot_match(blocked)  # before the work: why nothing may match, said first
+    with frame_progress(f"analysing {camera_name}", quiet=as_json) as progress:
+        results, pipeline = process_source(
+            app_ctx, source, camera_name, analysis_fps, store, progress
+        )
+    summary = {"cannot_match": blocked} | results_json(app_ctx, results, pipeline)
     if as_json:
         print_json(summary)
     else:
@@ -541,7 +374,7 @@ def demo(
 ) -> None:
     """Enrol a passer-by from an early frame of the bundled clip and find them in it."""
     if investigation:
-        from watchkeeper.investigations.demo import run_investigation_demo
+        from watchkeeper.investigation_demo import run_investigation_demo
 
         run_investigation_demo(app_context(ctx), output, as_json)
         return

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
-from typing import Annotated, Any, ParamSpec, TypeVar, overload
+from typing import Annotated, ParamSpec, TypeVar, overload
 
 import typer
 
 from watchkeeper.context import AppContext
+from watchkeeper.output import print_json
+
+__all__ = ["JsonOption", "app_context", "fail", "parse_date", "print_json", "refusals"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,10 +45,6 @@ def parse_date(value: str | None, option: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
 def fail(message: str) -> typer.Exit:
     """Print a refusal as one ``error:`` line; raise the returned Exit (status 2)."""
     sys.stderr.write(f"error: {message}\n")
@@ -69,20 +67,3 @@ def refusals(
         return wrapper
 
     return decorate
-
-
-def login_role(app_ctx: AppContext, deciding: str) -> str:
-    """The role of the active Watchkeeper user behind this OS login, for four-eyes decisions."""
-    from watchkeeper.policy import approvals
-    from watchkeeper.store import auth as auth_store
-
-    name = approvals.identity(app_ctx.actor)
-    with app_ctx.db.session(readonly=True) as s:
-        user = auth_store.find_user(s, name)
-        role = user.role if user is not None and user.active else None
-    if role is None:
-        raise fail(
-            f"{name} is not an active Watchkeeper user: deciding {deciding} needs one with the "
-            f"supervisor role (watchkeeper user create {name} --role supervisor)"
-        )
-    return role

@@ -10,15 +10,11 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from watchkeeper.config import Settings
 from watchkeeper.store import Database, MediaStore
 from watchkeeper.store.crypto import Cipher, configured_key
 from watchkeeper.vision import FaceAnalyzer
-
-if TYPE_CHECKING:
-    from watchkeeper.crowd.detector import SsdPersonDetector
 
 
 @dataclass
@@ -46,13 +42,6 @@ class AppContext:
     @cached_property
     def analyzer(self) -> FaceAnalyzer:
         return FaceAnalyzer.from_config(self.settings.vision)
-
-    @cached_property
-    def person_detector(self) -> SsdPersonDetector:
-        """The crowd counter's model, loaded only when crowd counting is used."""
-        from watchkeeper.crowd.detector import SsdPersonDetector
-
-        return SsdPersonDetector(threads=self.settings.crowd.threads)
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -28,8 +28,11 @@ from watchkeeper.config import Settings
 from watchkeeper.context import AppContext
 from watchkeeper.domain import ImageArray, Match, Sighting
 from watchkeeper.enrolment import EnrolmentError, enrol_person
-from watchkeeper.policy import audit, deployments
+from watchkeeper.output import console, frame_progress, print_json, print_results
+from watchkeeper.policy import deployments
 from watchkeeper.store import repository
+from watchkeeper.usecases import watchlists as lists
+from watchkeeper.usecases.analyse import process_source, results_json
 from watchkeeper.vision.imageio import encode_jpeg
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "data"
@@ -58,8 +61,6 @@ class DemoResult:
 
 
 def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
-    from watchkeeper.cli import console, print_json, print_results, process_source, results_json
-
     if not CLIP.is_file() or not DISTRACTORS.is_dir():
         raise DemoError(
             f"demo data not found at {EXAMPLES}: run the demo from a source checkout "
@@ -84,16 +85,14 @@ def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
         repository.get_or_create_camera(
             session, CAMERA, str(CLIP), CAMERA_GROUP, settings.streams.analysis_fps
         )
-        for name, purpose, legal in (
-            (MISSING_LIST, "missing_person", "demo: consent of the family (fictional)"),
-            (DISTRACTOR_LIST, "other", "demo: public photos used as distractors"),
-        ):
-            wl = repository.create_watchlist(
-                session, name, purpose=purpose, legal_basis=legal, owner="demo"
-            )
-            audit.record(
-                session, "demo", "watchlist.create", "watchlist", wl.id, details={"name": name}
-            )
+    for name, purpose, legal in (
+        (MISSING_LIST, "missing_person", "demo: consent of the family (fictional)"),
+        (DISTRACTOR_LIST, "other", "demo: public photos used as distractors"),
+    ):
+        lists.create_watchlist(
+            ctx.db, "demo", name=name, purpose=purpose, legal_basis=legal, owner="demo"
+        )
+        with ctx.db.session() as session:
             deployments.authorise(
                 session, name, CAMERA_GROUP, *period, authorised_by="demo (fictional authority)",
                 authorisation_ref="DEMO-0001", actor="demo",
@@ -121,9 +120,10 @@ def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
             say(f"[dim]distractor skipped: {exc}[/]")
     say(f"enrolled {distractors} distractor persons from {DISTRACTORS.name}")
 
-    results, pipeline = process_source(
-        ctx, str(CLIP), CAMERA, settings.streams.analysis_fps, store=True, quiet=as_json
-    )
+    with frame_progress(f"analysing {CAMERA}", quiet=as_json) as progress:
+        results, pipeline = process_source(
+            ctx, str(CLIP), CAMERA, settings.streams.analysis_fps, True, progress
+        )
     summary = results_json(ctx, results, pipeline)
     summary["target_person_id"] = target.person_id
     summary["distractors"] = distractors
@@ -243,9 +243,8 @@ def serve_demo(result: DemoResult, port: int | None) -> None:
     once. The camera the demo registered plays the clip file, so the enrolled person's alert
     arrives on the live alerts page a few seconds after start.
     """
-    from watchkeeper.cli import console
     from watchkeeper.policy import accounts
-    from watchkeeper.service.cli import run_server
+    from watchkeeper.serve import run_server
 
     ctx = AppContext(result.settings, actor="demo")
     password = secrets.token_urlsafe(12)

@@ -5,10 +5,10 @@ start-up, and loads the face models in a background thread, so the server answer
 ``/healthz`` immediately and ``/readyz`` once it can enrol and match.
 
 State for endpoints: ``request.app.state.ctx`` (the :class:`AppContext`),
-``request.app.state.services`` (the live service's runtime objects, e.g. the camera manager;
-None when the API runs alone), ``request.app.state.metrics`` (the Prometheus registry).
-When ``services`` has ``start()``/``stop()`` methods they are called as the app starts and
-stops (in a worker thread, so they may block).
+``request.app.state.services`` (the live :class:`~watchkeeper.usecases.runtime.Runtime`,
+read through ``api.live.runtime``; None when the API runs alone), ``request.app.state.metrics``
+(the Prometheus registry). The runtime is started and stopped with the app (in a worker
+thread, so it may block).
 """
 
 from __future__ import annotations
@@ -24,22 +24,29 @@ from starlette.concurrency import run_in_threadpool
 
 from watchkeeper import __version__
 from watchkeeper.api import ops, problems
-from watchkeeper.api.limits import BodyLimit, LoginLimiter
+from watchkeeper.api.clients import networks
+from watchkeeper.api.limits import BodyLimit, LoginThrottle, RateLimit
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.api.responses import NoSniff, SafeJSONResponse
 from watchkeeper.api.routers import ROUTERS
+from watchkeeper.api.viewlog import SNAPSHOT_WINDOW_S, ViewWindow
 from watchkeeper.context import AppContext
+from watchkeeper.usecases.runtime import Runtime
 from watchkeeper.web import mount as mount_console
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+# How uvicorn must run this app (``serve`` and the tests alike). uvicorn would otherwise take
+# the client's address from X-Forwarded-For itself, from 127.0.0.1 by default; here
+# ``api.clients`` decides, believing only ``api.trusted_proxies``.
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 def create_app(
     app_ctx: AppContext,
     *,
-    services: object | None = None,
+    services: Runtime | None = None,
     metrics: Metrics | None = None,
     load_models: bool = True,
 ) -> FastAPI:
@@ -52,17 +59,18 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if load_models:
             threading.Thread(
-                target=_load_models, args=(app_ctx, models_ready), name="load-models", daemon=True
+                target=ops.load_models,
+                args=(app_ctx, app.state.metrics, models_ready),
+                name="load-models",
+                daemon=True,
             ).start()
-        start = getattr(services, "start", None)
-        if callable(start):
-            await run_in_threadpool(start)
+        if services is not None:
+            await run_in_threadpool(services.start)
         try:
             yield
         finally:
-            stop = getattr(services, "stop", None)
-            if callable(stop):
-                await run_in_threadpool(stop)
+            if services is not None:
+                await run_in_threadpool(services.stop)
 
     app = FastAPI(
         title="Watchkeeper",
@@ -78,9 +86,15 @@ def create_app(
     app.state.services = services
     app.state.metrics = metrics or Metrics()
     app.state.models_ready = models_ready
-    app.state.login_limiter = LoginLimiter(
+    app.state.trusted_proxies = networks(settings.trusted_proxies)
+    app.state.login_throttle = LoginThrottle(
         settings.login_max_failures, settings.login_window_seconds
     )
+    app.state.password_throttle = LoginThrottle(
+        settings.login_max_failures, settings.login_window_seconds
+    )
+    app.state.camera_tests = RateLimit(settings.camera_tests_per_minute, 60.0)
+    app.state.snapshot_views = ViewWindow(SNAPSHOT_WINDOW_S)
     # Enrolment runs the detector; one at a time keeps a burst of uploads from starving
     # the camera workers of CPU (and the models need no thread-safety guarantees).
     app.state.enrol_lock = threading.Lock()
@@ -94,17 +108,3 @@ def create_app(
     app.include_router(ops.router)
     mount_console(app)  # the operator console: pages at /, assets at /static
     return app
-
-
-def _load_models(app_ctx: AppContext, ready: threading.Event) -> None:
-    try:
-        _ = app_ctx.analyzer
-    except Exception:  # readiness stays false; the log says why
-        log.exception("the face models could not be loaded: /readyz will answer 503")
-        return
-    ready.set()
-
-
-def models_loaded(app: Any) -> bool:
-    event = getattr(app.state, "models_ready", None)
-    return isinstance(event, threading.Event) and event.is_set()

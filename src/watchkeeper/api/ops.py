@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchkeeper.api.clients import client_address
 from watchkeeper.api.metrics import CONTENT_TYPE_LATEST, Metrics
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
@@ -35,8 +38,6 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Readiness: database reachable and models loaded")
 def readyz(request: Request) -> JSONResponse:
-    from watchkeeper.api.app import models_loaded
-
     ctx: AppContext = request.app.state.ctx
     ready = models_loaded(request.app)
     if ready:
@@ -54,7 +55,7 @@ def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics (allow-listed networks only)")
 def metrics(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
-    client = request.client.host if request.client else ""
+    client = client_address(request)
     if not _allowed(client, ctx.settings.api.metrics_allow):
         raise ProblemError(403, f"{client or 'this client'} is not in api.metrics_allow")
     registry: Metrics = request.app.state.metrics
@@ -102,3 +103,24 @@ def _route_template(scope: Scope) -> str:
     so that the number of label values stays bounded."""
     route = scope.get("route")
     return str(getattr(route, "path", "unmatched"))
+
+
+def load_models(app_ctx: AppContext, metrics: Metrics, ready: threading.Event) -> None:
+    """Load the face models off the start-up path; ``ready`` is set once they answer.
+
+    The runtime they loaded on (OpenVINO or ONNX Runtime, and its precision) is exported on
+    /metrics, so an operator can see which one a node chose.
+    """
+    try:
+        runtime = app_ctx.analyzer.runtime
+    except Exception:  # readiness stays false; the log says why
+        log.exception("the face models could not be loaded: /readyz will answer 503")
+        return
+    metrics.inference_runtime.info({"runtime": runtime})
+    ready.set()
+
+
+def models_loaded(app: Any) -> bool:
+    """Whether the models ``load_models`` started on are loaded (readiness)."""
+    event = getattr(app.state, "models_ready", None)
+    return isinstance(event, threading.Event) and event.is_set()

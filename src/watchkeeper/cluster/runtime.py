@@ -38,20 +38,18 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from watchkeeper.alerts import (
     AlertService,
     EventBroker,
-    MqttNotifier,
-    Notifier,
     OutboxDispatcher,
-    WebhookNotifier,
 )
+from watchkeeper.alerts.channels import build_notifiers
 from watchkeeper.alerts.documents import alert_document
 from watchkeeper.cluster.inference import InferenceHost
 from watchkeeper.cluster.scheduler import Scheduler
 from watchkeeper.cluster.worker import CameraHost
 from watchkeeper.config import ConfigError
 from watchkeeper.context import AppContext
-from watchkeeper.service.camera import CameraStatus
 from watchkeeper.store import Database, StoreError
 from watchkeeper.store import alerts as alert_store
+from watchkeeper.usecases.runtime import CameraStatus
 
 log = logging.getLogger(__name__)
 
@@ -212,14 +210,9 @@ class ClusterServices:
         connect(self.address, settings.cluster.namespace, log_to_driver)
         self.broker = EventBroker(settings.notifications.event_history)
         self.alerts = AlertService(ctx.db, ctx.media, settings.notifications, self.broker)
-        notifiers: list[Notifier] = [
-            WebhookNotifier(settings.notifications.webhooks, settings.notifications.timeout_s)
-        ]
-        if settings.notifications.mqtt.enabled:
-            notifiers.append(
-                MqttNotifier(settings.notifications.mqtt, settings.notifications.timeout_s)
-            )
-        self.dispatcher = OutboxDispatcher(ctx.db, notifiers, settings.notifications)
+        self.dispatcher = OutboxDispatcher(
+            ctx.db, build_notifiers(settings.notifications), settings.notifications
+        )
         self.feed = AlertFeed(ctx.db, self.broker, self.dispatcher.wake)
         self.cameras = ClusterCameras(self)
         self.scheduler: Scheduler | None = None

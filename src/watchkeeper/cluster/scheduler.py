@@ -35,9 +35,10 @@ from ray.exceptions import RayActorError
 from watchkeeper.cluster import placement
 from watchkeeper.cluster.worker import WorkerReport
 from watchkeeper.config import ClusterConfig
-from watchkeeper.service.camera import CameraSpec, CameraStatus
+from watchkeeper.service.camera import CameraSpec
 from watchkeeper.store import Database, StoreError
 from watchkeeper.store import cameras as camera_store
+from watchkeeper.usecases.runtime import CameraStatus
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,10 @@ from watchkeeper.domain import Match, Sighting
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import Recogniser
 from watchkeeper.service.batcher import Inference, InferenceBatcher
-from watchkeeper.service.camera import CameraRunner, CameraSpec, CameraStatus
+from watchkeeper.service.camera import CameraRunner, CameraSpec
 from watchkeeper.store import Database, MediaStore, StoreError
 from watchkeeper.store.crypto import Cipher, configured_key
+from watchkeeper.usecases.runtime import CameraStatus
 from watchkeeper.vision import FaceAnalyzer
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,14 @@ from rich.table import Table
 
 from watchkeeper.cli_common import JsonOption, app_context, print_json, refusals
 from watchkeeper.context import AppContext
-from watchkeeper.crowd import registry
 from watchkeeper.crowd.counting import CrowdCounter
+from watchkeeper.crowd.detector import load_person_detector
 from watchkeeper.crowd.minutes import MinuteAggregator
 from watchkeeper.crowd.tiling import tiled_from_config
 from watchkeeper.crowd.zones import Zone, ZoneError, whole_picture
 from watchkeeper.store import StoreError
 from watchkeeper.streams import open_source
+from watchkeeper.usecases import zones as registry
 
 console = Console()
 zone_app = typer.Typer(
@@ -151,7 +152,8 @@ def count_source(
         decode_threads=settings.streams.decode_threads,
         skip_nonref=settings.streams.skip_nonref,
     )
-    tiled = tiled_from_config(app_ctx.person_detector, settings.crowd)
+    detector = load_person_detector(settings.vision, settings.crowd)
+    tiled = tiled_from_config(detector, settings.crowd)
     counter = CrowdCounter(zones, tiled, settings.crowd.smoothing_frames)
     minutes = MinuteAggregator()
     series: list[dict[str, Any]] = []

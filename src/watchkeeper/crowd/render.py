@@ -1,9 +1,10 @@
 """A picture of what the counter saw: zones, lines and people's boxes, with every head blurred.
 
 Used for the console's live view (from memory, never stored) and for the accuracy picture in
-the docs. Heads are blurred inside every person box (its top fifth, widened a little): a crowd
-view needs no faces. A person the detector missed is not blurred, which is why the picture is
-shown live to operators only and never stored.
+the docs. A crowd view needs no faces: every face box given (from the face detector) and the
+head region of every person box (its top part, widened a little) are blurred beyond
+recognition. A face that both detectors missed is not blurred, which is one more reason the
+picture is shown live only and never stored.
 """
 
 from __future__ import annotations
@@ -13,37 +14,46 @@ import numpy as np
 
 from watchkeeper.crowd.tiling import People
 from watchkeeper.crowd.zones import Zone
-from watchkeeper.domain import ImageArray
+from watchkeeper.domain import FloatArray, ImageArray
 
 ZONE_COLOUR = (0, 200, 255)  # BGR amber
 LINE_COLOUR = (255, 160, 0)
 BOX_COLOUR = (80, 220, 80)
-HEAD_SHARE = 0.22  # of a person box's height, from its top
+HEAD_SHARE = 0.3  # of a person box's height, from its top
+FACE_MARGIN = 0.3  # around a face box, of its size
 
 
-def blur_heads(image: ImageArray, people: People) -> ImageArray:
-    """A copy of ``image`` with the head region of every person box strongly blurred."""
-    out = image.copy()
+def _blur(out: ImageArray, x1: float, y1: float, x2: float, y2: float) -> None:
     height, width = out.shape[:2]
+    ix1, iy1 = int(max(0, x1)), int(max(0, y1))
+    ix2, iy2 = int(min(width, x2)), int(min(height, y2))
+    if ix2 - ix1 < 2 or iy2 - iy1 < 2:
+        return
+    region = out[iy1:iy2, ix1:ix2]
+    # down to a few pixels and back: nothing of a face's detail survives
+    small = cv2.resize(region, (max(1, region.shape[1] // 16), max(1, region.shape[0] // 16)))
+    out[iy1:iy2, ix1:ix2] = cv2.resize(
+        small, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_NEAREST
+    )
+
+
+def blur_heads(image: ImageArray, people: People, faces: FloatArray | None = None) -> ImageArray:
+    """A copy of ``image`` with every face box and every person box's head region blurred."""
+    out = image.copy()
     for x1, y1, x2, y2 in people.boxes:
-        box_w, box_h = x2 - x1, y2 - y1
-        hx1 = int(max(0, x1 - 0.1 * box_w))
-        hx2 = int(min(width, x2 + 0.1 * box_w))
-        hy1 = int(max(0, y1 - 0.05 * box_h))
-        hy2 = int(min(height, y1 + HEAD_SHARE * box_h))
-        if hx2 - hx1 < 2 or hy2 - hy1 < 2:
-            continue
-        region = out[hy1:hy2, hx1:hx2]
-        small = cv2.resize(region, (max(1, region.shape[1] // 12), max(1, region.shape[0] // 12)))
-        out[hy1:hy2, hx1:hx2] = cv2.resize(
-            small, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_LINEAR
-        )
+        w, h = x2 - x1, y2 - y1
+        _blur(out, x1 - 0.1 * w, y1 - 0.05 * h, x2 + 0.1 * w, y1 + HEAD_SHARE * h)
+    for x1, y1, x2, y2 in faces if faces is not None else ():
+        m = FACE_MARGIN * max(x2 - x1, y2 - y1)
+        _blur(out, x1 - m, y1 - m, x2 + m, y2 + m)
     return out
 
 
-def draw(image: ImageArray, zones: list[Zone], people: People) -> ImageArray:
-    """Heads blurred, then zones (outlined), counting lines (arrowed) and person boxes."""
-    out = blur_heads(image, people)
+def draw(
+    image: ImageArray, zones: list[Zone], people: People, faces: FloatArray | None = None
+) -> ImageArray:
+    """Faces and heads blurred, then zones (outlined), lines (arrowed) and person boxes."""
+    out = blur_heads(image, people, faces)
     height, width = out.shape[:2]
     thick = max(2, round(width / 640))
     scale = np.array([width, height], np.float64)

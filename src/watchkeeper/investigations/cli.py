@@ -40,18 +40,18 @@ from watchkeeper.cli_common import (
     JsonOption,
     app_context,
     fail,
-    login_role,
     parse_date,
     print_json,
     refusals,
 )
-from watchkeeper.context import AppContext
 from watchkeeper.enrolment import read_photo_file
 from watchkeeper.investigations import archive, cases, export, probes, results, scan, thresholds
 from watchkeeper.investigations.errors import InvestigationError
+from watchkeeper.output import print_candidates
 from watchkeeper.policy import approvals
 from watchkeeper.store import investigations as store
 from watchkeeper.store.investigations import CASE_PURPOSES
+from watchkeeper.usecases.approvals import approve_case, refuse_case
 
 console = Console()
 errors = Console(stderr=True)
@@ -81,10 +81,6 @@ def mount(app: typer.Typer) -> None:
 
 
 _refusals = refusals(InvestigationError, approvals.ApprovalError)
-
-
-def _role(app_ctx: AppContext) -> str:
-    return login_role(app_ctx, "cases")
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -143,11 +139,10 @@ def case_approve(
 ) -> None:
     """Approve a case: needs the supervisor role and someone other than the requester."""
     app_ctx = app_context(ctx)
-    role = _role(app_ctx)
-    with app_ctx.db.session() as s:
-        row = cases.approve_case(s, case, app_ctx.actor, role, comment)
-        reference = row.reference
-    console.print(f"approved case {reference}: it may be searched until it expires or closes")
+    decided = approve_case(app_ctx.db, app_ctx.actor, case, comment)
+    console.print(
+        f"approved case {decided['reference']}: it may be searched until it expires or closes"
+    )
 
 
 @case_app.command("refuse")
@@ -159,12 +154,7 @@ def case_refuse(
 ) -> None:
     """Refuse a pending case (a supervisor), or withdraw one's own."""
     app_ctx = app_context(ctx)
-    with app_ctx.db.session(readonly=True) as s:
-        requester = store.get_case(s, case).requested_by
-    own = approvals.identity(requester) == approvals.identity(app_ctx.actor)
-    role = "requester" if own else _role(app_ctx)
-    with app_ctx.db.session() as s:
-        cases.refuse_case(s, case, app_ctx.actor, role, reason)
+    refuse_case(app_ctx.db, app_ctx.actor, case, reason)
     console.print(f"refused case {case}")
 
 
@@ -419,20 +409,6 @@ def investigate_results(ctx: typer.Context, case: CaseArg, as_json: JsonOption =
         print_json({"case": reference, "candidates": found, "timeline": results.timeline(found)})
         return
     print_candidates(reference, found)
-
-
-def print_candidates(reference: str, found: list[dict[str, Any]]) -> None:
-    table = Table(
-        "rank", "id", "camera", "time (UTC)", "frames", "best", "score", "review",
-        title=f"case {reference}: {len(found)} candidate(s)",
-    )  # fmt: skip
-    for c in found:
-        table.add_row(
-            str(c["rank"]), str(c["id"]), c["camera"], c["started_at"][11:19],
-            f"{c['first_frame']}–{c['last_frame']}", str(c["best_frame"]), f"{c['score']:.3f}",
-            c["review"] or "—",
-        )  # fmt: skip
-    console.print(table)
 
 
 @investigate_app.command("review")

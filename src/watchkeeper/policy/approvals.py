@@ -191,3 +191,24 @@ def _decidable(s: Session, approval_id: int, actor: str, role: str, verb: str) -
             f"to {verb} a request needs the {APPROVER_ROLE} role; {identity(actor)} is {role}"
         )
     return row
+
+
+def describe(row: Approval) -> dict[str, Any]:
+    """The request as plain JSON values (API, CLI)."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "object_type": row.object_type,
+        "object_id": row.object_id,
+        "details": json.loads(row.details) if row.details else None,
+        "reason": row.reason,
+        "state": row.state,
+        "requested_by": row.requested_by,
+        "requested_at": row.requested_at.isoformat(),
+        "approved_by": row.approved_by,
+        "approved_at": row.approved_at.isoformat() if row.approved_at else None,
+        "rejected_by": row.rejected_by,
+        "rejected_at": row.rejected_at.isoformat() if row.rejected_at else None,
+        "decision_reason": row.decision_reason,
+        "used_at": row.used_at.isoformat() if row.used_at else None,
+    }

@@ -16,7 +16,6 @@ eyes hold on the command line as in the browser.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,12 +30,10 @@ from watchkeeper.cli_common import (
     JsonOption,
     app_context,
     fail,
-    login_role,
     parse_date,
     print_json,
     refusals,
 )
-from watchkeeper.context import AppContext
 from watchkeeper.policy import approvals, deployments, keys, retention
 from watchkeeper.policy.eligibility import explain, load_snapshot
 from watchkeeper.policy.exports import export_audit
@@ -46,6 +43,7 @@ from watchkeeper.policy.review import ReviewError, review_watchlist
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store import repository
 from watchkeeper.store.crypto import configured_key, generate_key, key_id, read_key_file
+from watchkeeper.usecases.approvals import approve_request, reject_request
 
 console = Console()
 
@@ -83,10 +81,6 @@ _refusals = refusals(approvals.ApprovalError, ReviewError, ValueError)
 def _session(ctx: typer.Context, readonly: bool = False) -> Iterator[Any]:
     with app_context(ctx).db.session(readonly=readonly) as s:
         yield s
-
-
-def _cli_role(app_ctx: AppContext) -> str:
-    return login_role(app_ctx, "approvals")
 
 
 # --- deployments -----------------------------------------------------------------------------
@@ -197,26 +191,6 @@ def watchlist_review(
 # --- approvals -------------------------------------------------------------------------------
 
 
-def describe_approval(row: policy_store.Approval) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "object_type": row.object_type,
-        "object_id": row.object_id,
-        "details": json.loads(row.details) if row.details else None,
-        "reason": row.reason,
-        "state": row.state,
-        "requested_by": row.requested_by,
-        "requested_at": row.requested_at.isoformat(),
-        "approved_by": row.approved_by,
-        "approved_at": row.approved_at.isoformat() if row.approved_at else None,
-        "rejected_by": row.rejected_by,
-        "rejected_at": row.rejected_at.isoformat() if row.rejected_at else None,
-        "decision_reason": row.decision_reason,
-        "used_at": row.used_at.isoformat() if row.used_at else None,
-    }
-
-
 @approval_app.command("list")
 def approval_list(
     ctx: typer.Context,
@@ -227,7 +201,7 @@ def approval_list(
 ) -> None:
     """List approval requests."""
     with _session(ctx, readonly=True) as s:
-        rows = [describe_approval(a) for a in policy_store.list_approvals(s, state=state)]
+        rows = [approvals.describe(a) for a in policy_store.list_approvals(s, state=state)]
     if as_json:
         print_json(rows)
         return
@@ -249,11 +223,8 @@ def approval_approve(
 ) -> None:
     """Approve a request: needs the supervisor role and someone other than the requester."""
     app_ctx = app_context(ctx)
-    role = _cli_role(app_ctx)
-    with app_ctx.db.session() as s:
-        row = approvals.approve(s, approval_id, app_ctx.actor, role, comment)
-        kind = row.kind
-    console.print(f"approved {kind} request {approval_id}")
+    decided = approve_request(app_ctx.db, app_ctx.actor, approval_id, comment)
+    console.print(f"approved {decided['kind']} request {approval_id}")
 
 
 @approval_app.command("reject")
@@ -265,14 +236,7 @@ def approval_reject(
 ) -> None:
     """Refuse a request; a refused wanted-person enrolment is deleted."""
     app_ctx = app_context(ctx)
-    with app_ctx.db.session(readonly=True) as s:
-        requester = policy_store.get_approval(s, approval_id).requested_by
-    own = approvals.identity(requester) == approvals.identity(app_ctx.actor)
-    role = "requester" if own else _cli_role(app_ctx)
-    with app_ctx.db.session() as s:
-        freed = approvals.reject(s, approval_id, app_ctx.actor, role, reason)
-    for sha in freed:
-        app_ctx.media.delete(sha)
+    reject_request(app_ctx.db, app_ctx.media, app_ctx.actor, approval_id, reason)
     console.print(f"rejected request {approval_id}")
 
 

@@ -2,13 +2,13 @@
 
 ``manager`` runs one camera ``runner`` (a :class:`~watchkeeper.pipeline.CameraWorker` on a
 thread) per enabled camera; ``batcher`` is the inference interface they share; ``runtime``
-wires them with the alert service, the outbox dispatcher and the live event broker;
-``registry`` changes camera configuration for the API and the CLI; ``cli`` is
-``watchkeeper serve`` and ``watchkeeper camera``. See docs/architecture.md.
+wires them with the alert service, the outbox dispatcher and the live event broker into
+the :class:`~watchkeeper.usecases.runtime.Runtime` that ``serve`` hosts; ``cli`` is
+``watchkeeper camera``. See docs/architecture.md.
 """
 
 from watchkeeper.service.batcher import Inference, InferenceBatcher
-from watchkeeper.service.camera import CameraRunner, CameraSpec, CameraStatus
+from watchkeeper.service.camera import CameraRunner, CameraSpec
 from watchkeeper.service.manager import CameraManager
 from watchkeeper.service.runtime import Services
 
@@ -16,7 +16,6 @@ __all__ = [
     "CameraManager",
     "CameraRunner",
     "CameraSpec",
-    "CameraStatus",
     "Inference",
     "InferenceBatcher",
     "Services",

@@ -11,7 +11,6 @@ database write) is caught and shown in that camera's status; no other camera not
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -29,13 +28,14 @@ from watchkeeper.crowd.monitor import CrowdMonitor
 from watchkeeper.crowd.render import draw
 from watchkeeper.domain import Faces, Frame, Match, Sighting
 from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen
+from watchkeeper.pipeline.region import inside
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import record_archived
 from watchkeeper.service.batcher import Inference
-from watchkeeper.service.region import inside
 from watchkeeper.store.models import Camera
 from watchkeeper.streams import SOURCE_KINDS, Source, SourceError, open_source, resolve
 from watchkeeper.streams.base import redact
+from watchkeeper.usecases.runtime import CameraStatus
 from watchkeeper.vision import AnalysedFaces
 from watchkeeper.vision.imageio import encode_jpeg
 
@@ -77,31 +77,6 @@ class CameraSpec:
             roi=tuple(row.roi) if row.roi else None,
             face_recognition=row.face_recognition,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class CameraStatus:
-    """How a camera is doing right now; runtime only, never stored."""
-
-    camera_id: int
-    name: str
-    state: str  # starting, connecting, connected, reconnecting, failed, stopped, disabled
-    reason: str | None = None
-    fps_in: float = 0.0
-    fps_analysed: float = 0.0
-    lag_s: float | None = None
-    last_frame_at: float | None = None
-    faces_per_s: float = 0.0
-    frames_in: int = 0
-    frames_analysed: int = 0
-    faces: int = 0
-    sightings: int = 0
-    alerts: int = 0
-    errors: int = 0
-    attempts: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class CameraFilter:
@@ -371,7 +346,8 @@ class CameraRunner:
         _, people, latest = self.crowd.live()
         if latest is None:
             return None
-        image = draw(latest, self.crowd.counter.zones, people)
+        faces = self.inference.analyse(latest).faces.boxes  # found now, to blur them
+        image = draw(latest, self.crowd.counter.zones, people, faces)
         scale = max_side / max(image.shape[:2])
         if scale < 1:
             size = (round(image.shape[1] * scale), round(image.shape[0] * scale))

@@ -1,113 +1,22 @@
-"""``watchkeeper serve`` and ``watchkeeper camera add|list|update|delete``.
-
-``serve`` is one process: the API (uvicorn), the camera manager and the notification
-dispatcher. SIGTERM or SIGINT (Ctrl-C) stops it gracefully: the API stops accepting, camera
-workers close their open tracks into sightings and alerts, the outbox gets a last delivery
-pass, then the process exits (docs/architecture.md, "Shutdown").
-"""
+"""``watchkeeper camera add|list|update|delete``: a thin adapter over ``usecases.cameras``."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from watchkeeper.cli_common import JsonOption, app_context
-from watchkeeper.context import AppContext
-from watchkeeper.service import logs, registry
-from watchkeeper.service.runtime import Services
 from watchkeeper.store import cameras as camera_store
+from watchkeeper.usecases import cameras as registry
 
 console = Console()
 
 camera_app = typer.Typer(help="Add, list, change and delete cameras.", no_args_is_help=True)
-
-GRACEFUL_HTTP_S = 3  # open SSE streams are closed after this, then the services stop
-
-
-def serve(
-    ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Listen address (default: api.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (default: api.port).")] = None,
-    log_json: Annotated[
-        bool, typer.Option("--log-json", help="Log one JSON object per line.")
-    ] = False,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-    cluster: Annotated[
-        str | None,
-        typer.Option(
-            "--cluster",
-            help="Run the cameras on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
-            "(needs the [cluster] extra and PostgreSQL; docs/scaling.md).",
-        ),
-    ] = None,
-) -> None:
-    """Run the service: API, camera workers and alert notifications, in one process."""
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        raise typer.BadParameter(f"unknown level {log_level!r}", param_hint="--log-level")
-    run_server(app_context(ctx), host, port, level, log_json, cluster)
-
-
-def run_server(
-    app_ctx: AppContext,
-    host: str | None = None,
-    port: int | None = None,
-    level: int = logging.INFO,
-    log_json: bool = False,
-    cluster: str | None = None,
-) -> None:
-    """Host the API, the cameras and the dispatcher until SIGTERM or Ctrl-C."""
-    from watchkeeper.api.app import create_app
-    from watchkeeper.api.metrics import Metrics
-
-    logs.configure(level, log_json)
-    settings = app_ctx.settings.api
-    metrics = Metrics()
-    if cluster is not None:  # imported here: one machine never imports Ray
-        from watchkeeper.cluster.runtime import ClusterServices
-
-        services: object = ClusterServices(app_ctx, cluster)
-    else:
-        services = Services(app_ctx, registry=metrics.registry)
-    app = create_app(app_ctx, services=services, metrics=metrics)
-    config = uvicorn.Config(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,  # keep ours (JSON or text) for uvicorn's loggers too
-        log_level=level,
-        timeout_graceful_shutdown=GRACEFUL_HTTP_S,
-        server_header=False,
-        access_log=False,  # requests are counted in /metrics; a log line each is noise
-    )
-    # Returns after SIGTERM/SIGINT once the services have stopped; uvicorn then re-raises the
-    # signal, so the process ends "killed by SIGTERM" as service managers expect of a clean stop.
-    _Server(config, services).run()
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, ending the live event streams as soon as it is told to stop.
-
-    uvicorn waits for open connections before it stops the app; an SSE stream never ends by
-    itself, so without this every shutdown would wait for the full graceful timeout.
-    """
-
-    def __init__(self, config: uvicorn.Config, services: Services) -> None:
-        super().__init__(config)
-        self.services = services
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.services.broker.close()
-        super().handle_exit(sig, frame)
-
 
 # --- cameras ---------------------------------------------------------------------------------
 
@@ -230,6 +139,5 @@ def camera_delete(
 
 
 def mount(app: typer.Typer) -> None:
-    """Add ``serve`` and ``camera`` to the ``watchkeeper`` command."""
-    app.command("serve")(serve)
+    """Add ``camera`` to the ``watchkeeper`` command."""
     app.add_typer(camera_app, name="camera")

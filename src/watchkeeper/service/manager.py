@@ -24,9 +24,10 @@ from watchkeeper.crowd.monitor import CrowdMonitor
 from watchkeeper.pipeline import Matcher, Screen
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.service.batcher import Inference
-from watchkeeper.service.camera import CameraRunner, CameraSpec, CameraStatus, FrameObserver
+from watchkeeper.service.camera import CameraRunner, CameraSpec, FrameObserver
 from watchkeeper.store import Database, NotFound
 from watchkeeper.store import cameras as camera_store
+from watchkeeper.usecases.runtime import CameraStatus
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from watchkeeper.crowd.counting import ZoneReading
-from watchkeeper.service.camera import CameraStatus
+from watchkeeper.usecases.runtime import CameraStatus
 
 STATES = ("starting", "connecting", "connected", "reconnecting", "failed", "stopped", "disabled")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from typing import Any
 
@@ -26,16 +27,14 @@ from watchkeeper.alerts import (
     AlertChange,
     AlertService,
     EventBroker,
-    MqttNotifier,
-    Notifier,
     OutboxDispatcher,
-    WebhookNotifier,
 )
+from watchkeeper.alerts.channels import build_notifiers
 from watchkeeper.context import AppContext
 from watchkeeper.crowd.alerting import CrowdAlertService
 from watchkeeper.crowd.counting import CrowdCounter
+from watchkeeper.crowd.detector import SsdPersonDetector, load_person_detector
 from watchkeeper.crowd.monitor import CrowdMonitor
-from watchkeeper.crowd.registry import zones_for_camera
 from watchkeeper.crowd.tiling import tiled_from_config
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import Recogniser
@@ -44,6 +43,7 @@ from watchkeeper.service.camera import CameraSpec
 from watchkeeper.service.manager import CameraManager
 from watchkeeper.service.metrics import ServiceMetrics
 from watchkeeper.store import StoreError, outbox
+from watchkeeper.usecases.zones import zones_for_camera
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +71,16 @@ class Services:
         self.alerts = AlertService(
             ctx.db, ctx.media, settings.notifications, self.broker, on_change=self._on_alert
         )
-        notifiers: list[Notifier] = [
-            WebhookNotifier(settings.notifications.webhooks, settings.notifications.timeout_s)
-        ]
-        if settings.notifications.mqtt.enabled:
-            notifiers.append(
-                MqttNotifier(settings.notifications.mqtt, settings.notifications.timeout_s)
-            )
+        self._person_detector: SsdPersonDetector | None = None  # loaded with the first zone
+        self._person_lock = threading.Lock()
         self.crowd_alerts = CrowdAlertService(
             ctx.db, settings.notifications, self.broker, on_raise=self._on_crowd_alert
         )
         self.dispatcher = OutboxDispatcher(
-            ctx.db, notifiers, settings.notifications, on_result=self.metrics.observe_delivery
+            ctx.db,
+            build_notifiers(settings.notifications),
+            settings.notifications,
+            on_result=self.metrics.observe_delivery,
         )
         self.cameras = CameraManager(
             ctx.db,
@@ -128,9 +126,13 @@ class Services:
         zones = zones_for_camera(self.ctx.db, spec.id)
         if not zones:
             return None
-        crowd = self.ctx.settings.crowd
+        settings = self.ctx.settings
+        crowd = settings.crowd
+        with self._person_lock:  # cameras start on several threads; one model for them all
+            if self._person_detector is None:
+                self._person_detector = load_person_detector(settings.vision, crowd)
         counter = CrowdCounter(
-            zones, tiled_from_config(self.ctx.person_detector, crowd), crowd.smoothing_frames
+            zones, tiled_from_config(self._person_detector, crowd), crowd.smoothing_frames
         )
         return CrowdMonitor(
             spec.id, spec.name, counter, self.ctx.db, self.crowd_alerts, crowd.release,

@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from watchkeeper.store import tables as _tables  # noqa: F401  (every mapper, before a session)
 from watchkeeper.store.errors import StoreError
 
 log = logging.getLogger(__name__)

@@ -227,11 +227,3 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-
-
-from watchkeeper.store import alerts as _alerts  # noqa: E402,F401  (registers the alert tables)
-from watchkeeper.store import auth as _auth  # noqa: E402,F401  (registers the account tables)
-from watchkeeper.store import crowd as _crowd  # noqa: E402,F401  (zones, minutes, crowd alerts)
-from watchkeeper.store import investigations as _investigations  # noqa: E402,F401  (case tables)
-from watchkeeper.store import outbox as _outbox  # noqa: E402,F401  (registers the outbox table)
-from watchkeeper.store import policy as _policy  # noqa: E402,F401  (registers the policy tables)

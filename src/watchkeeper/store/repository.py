@@ -27,7 +27,6 @@ from watchkeeper.store.errors import NotFound, StoreError
 from watchkeeper.store.investigations import case_media
 from watchkeeper.store.models import (
     PURPOSES,
-    Base,
     Camera,
     Match,
     Meta,
@@ -37,6 +36,7 @@ from watchkeeper.store.models import (
     Template,
     Watchlist,
 )
+from watchkeeper.store.tables import metadata
 
 GALLERY_VERSION = "gallery_version"
 _VECTOR_DTYPE = np.dtype("<f4")
@@ -389,7 +389,7 @@ def counts(s: Session) -> dict[str, int]:
     """Rows per table: lets a test prove that a failed command changed nothing."""
     return {
         table.name: int(s.scalar(select(func.count()).select_from(table)) or 0)
-        for table in Base.metadata.sorted_tables
+        for table in metadata.sorted_tables
     }
 
 

@@ -28,7 +28,7 @@ REFERENCE_POINTS = np.array(
 )
 
 
-def similarity_transform(source: FloatArray, target: FloatArray = REFERENCE_POINTS) -> np.ndarray:
+def similarity_transform(source: FloatArray, target: np.ndarray = REFERENCE_POINTS) -> np.ndarray:
     """Least-squares rotation + uniform scale + translation from source to target (Umeyama)."""
     src = np.asarray(source, np.float64)
     dst = np.asarray(target, np.float64)
@@ -75,5 +75,6 @@ def crop_with_margin(
     longest = max(crop.shape[:2])
     if longest > max_side:
         factor = max_side / longest
-        crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        resized = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        crop = np.asarray(resized, np.uint8)
     return np.ascontiguousarray(crop)

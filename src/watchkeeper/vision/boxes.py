@@ -18,4 +18,6 @@ def iou_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)).astype(np.float32)
+    union = np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+    iou: FloatArray = (inter / union).astype(np.float32)
+    return iou

@@ -21,9 +21,10 @@ WEIGHTS = {"size": 0.3, "sharpness": 0.2, "pose": 0.3, "detector": 0.2}
 
 
 def size_score(faces: Faces, min_size: float = 12.0) -> FloatArray:
-    return np.clip((faces.sizes - min_size) / (GOOD_FACE_SIZE - min_size), 0.0, 1.0).astype(
-        np.float32
-    )
+    scores: FloatArray = np.clip(
+        (faces.sizes - min_size) / (GOOD_FACE_SIZE - min_size), 0.0, 1.0
+    ).astype(np.float32)
+    return scores
 
 
 def sharpness_score(aligned: np.ndarray) -> FloatArray:
@@ -32,7 +33,8 @@ def sharpness_score(aligned: np.ndarray) -> FloatArray:
     for i, crop in enumerate(aligned):
         gray = cv2.cvtColor(crop[16:96, 16:96], cv2.COLOR_BGR2GRAY)
         values[i] = cv2.Laplacian(gray, cv2.CV_32F).var()
-    return (1.0 - np.exp(-values / SHARPNESS_SCALE)).astype(np.float32)
+    scores: FloatArray = (1.0 - np.exp(-values / SHARPNESS_SCALE)).astype(np.float32)
+    return scores
 
 
 def pose_score(landmarks: FloatArray) -> FloatArray:
@@ -51,7 +53,8 @@ def pose_score(landmarks: FloatArray) -> FloatArray:
     face_height = np.maximum(np.linalg.norm(mouth - eyes_mid, axis=1), 1e-6)
     nose_drop = np.linalg.norm(nose - eyes_mid, axis=1) / face_height
     pitch_score = np.clip(1.0 - np.abs(nose_drop - 0.55) / 0.45, 0.0, 1.0)
-    return (yaw_score * roll_score * pitch_score).astype(np.float32)
+    scores: FloatArray = (yaw_score * roll_score * pitch_score).astype(np.float32)
+    return scores
 
 
 def quality_scores(faces: Faces, aligned: np.ndarray) -> FloatArray:
@@ -65,4 +68,5 @@ def quality_scores(faces: Faces, aligned: np.ndarray) -> FloatArray:
         "detector": np.clip(faces.scores, 0.0, 1.0),
     }
     log_total = sum(WEIGHTS[k] * np.log(np.maximum(v, 1e-3)) for k, v in cues.items())
-    return np.exp(log_total).astype(np.float32)
+    scores: FloatArray = np.exp(log_total).astype(np.float32)
+    return scores

@@ -48,10 +48,10 @@ from watchkeeper.cluster.status import cluster_status  # noqa: E402
 from watchkeeper.context import AppContext  # noqa: E402
 from watchkeeper.demo import CLIP, EXAMPLES  # noqa: E402
 from watchkeeper.enrolment import enrol_person  # noqa: E402
-from watchkeeper.service import registry  # noqa: E402
 from watchkeeper.store import alerts as alert_store  # noqa: E402
 from watchkeeper.store import outbox, repository  # noqa: E402
 from watchkeeper.streams import open_source  # noqa: E402
+from watchkeeper.usecases import cameras as registry  # noqa: E402
 from watchkeeper.vision.imageio import encode_jpeg  # noqa: E402
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]

@@ -16,17 +16,17 @@ import pytest
 from sqlalchemy import func, select
 
 from watchkeeper.config import Settings
-from watchkeeper.crowd import registry
 from watchkeeper.crowd.alerting import CrowdAlertService
 from watchkeeper.crowd.counting import CrowdCounter
-from watchkeeper.crowd.detector import SsdPersonDetector
+from watchkeeper.crowd.detector import SsdPersonDetector, load_person_detector
 from watchkeeper.crowd.monitor import CrowdMonitor
 from watchkeeper.crowd.tiling import tiled_from_config
-from watchkeeper.service import registry as camera_registry
 from watchkeeper.store import Database
 from watchkeeper.store import crowd as crowd_store
 from watchkeeper.store.models import Base
 from watchkeeper.streams import open_source
+from watchkeeper.usecases import cameras as camera_registry
+from watchkeeper.usecases import zones as registry
 
 ZONE = {
     "name": "concourse",
@@ -55,7 +55,7 @@ def files_in(folder: Path) -> set[Path]:
 
 @pytest.fixture(scope="module")
 def detector() -> SsdPersonDetector:
-    return SsdPersonDetector()
+    return load_person_detector(Settings().vision, Settings().crowd)
 
 
 def test_counting_the_clip_keeps_only_per_minute_aggregates(

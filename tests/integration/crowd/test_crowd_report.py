@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from watchkeeper.config import Settings
-from watchkeeper.crowd import registry
 from watchkeeper.crowd.alerting import CrowdAlertService
 from watchkeeper.crowd.limits import Breach
 from watchkeeper.crowd.minutes import MinuteAggregate
 from watchkeeper.crowd.monitor import save_minutes
 from watchkeeper.policy.report import build_report
 from watchkeeper.policy.report_html import render_html
-from watchkeeper.service import registry as cameras
 from watchkeeper.store import Database
+from watchkeeper.usecases import cameras
+from watchkeeper.usecases import zones as registry
 
 ZONE = {"name": "hall", "polygon": [[0, 0], [1, 0], [1, 1]], "limits": {"max_people": 10}}
 START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)

@@ -16,7 +16,13 @@ import av
 import numpy as np
 import pytest
 
-from watchkeeper.crowd.detector import PERSON_MODEL, SsdPersonDetector
+from watchkeeper.config import Settings
+from watchkeeper.crowd.detector import (
+    PERSON_MODEL,
+    SsdPersonDetector,
+    load_person_detector,
+    person_runtime,
+)
 from watchkeeper.crowd.tiling import TiledDetector
 from watchkeeper.domain import ImageArray
 from watchkeeper.vision.models import ModelError
@@ -26,7 +32,7 @@ LABELS = Path(__file__).parents[2] / "data" / "crowd-labels.json"
 
 @pytest.fixture(scope="module")
 def detector() -> SsdPersonDetector:
-    return SsdPersonDetector()
+    return load_person_detector(Settings().vision, Settings().crowd)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +52,9 @@ def test_an_altered_model_file_is_refused_before_loading(tmp_path: Path) -> None
     with altered.open("ab") as handle:
         handle.write(b"\0")
     with pytest.raises(ModelError, match="SHA-256"):
-        SsdPersonDetector(altered, sha256=PERSON_MODEL.sha256)
+        SsdPersonDetector(
+            person_runtime(Settings().vision, Settings().crowd), altered, PERSON_MODEL.sha256
+        )
 
 
 def relative_errors(tiled: TiledDetector, labelled: list[tuple[ImageArray, int]]) -> np.ndarray:

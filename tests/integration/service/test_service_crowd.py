@@ -24,9 +24,10 @@ from test_service_notifications import (  # the receivers of the face alert test
 
 from watchkeeper.api.app import create_app
 from watchkeeper.api.metrics import Metrics
-from watchkeeper.crowd import registry as zones
 from watchkeeper.demo import CLIP
-from watchkeeper.service import Services, registry
+from watchkeeper.service import Services
+from watchkeeper.usecases import cameras as registry
+from watchkeeper.usecases import zones
 from watchkeeper.vision import FaceAnalyzer
 
 ZONE = {

@@ -14,8 +14,8 @@ import pytest
 from watchkeeper.alerts import EventBroker, sign
 from watchkeeper.alerts.dispatcher import retry_delay
 from watchkeeper.alerts.notifiers import body_of, topic_for
-from watchkeeper.service.probe import check_uri
-from watchkeeper.service.region import check_roi, inside
+from watchkeeper.pipeline.region import check_roi, inside
+from watchkeeper.streams.probe import check_uri
 
 BOXES = np.array([[10, 10, 30, 30], [70, 70, 90, 90], [10, 70, 30, 90]], np.float32)  # 100×100
 

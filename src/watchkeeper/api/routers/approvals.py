@@ -6,7 +6,6 @@ Deciding needs ``persons:write`` *and* the supervisor role, and never one's own 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,6 +19,7 @@ from watchkeeper.policy import approvals
 from watchkeeper.policy.exports import export_audit_to
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store.policy import Approval
+from watchkeeper.usecases.approvals import approve_request, reject_request
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 
@@ -60,13 +60,7 @@ def _ctx(request: Request) -> AppContext:
 
 
 def approval_out(row: Approval) -> ApprovalOut:
-    return ApprovalOut(
-        id=row.id, kind=row.kind, object_type=row.object_type, object_id=row.object_id,
-        details=json.loads(row.details) if row.details else None, reason=row.reason,
-        state=row.state, requested_by=row.requested_by, requested_at=row.requested_at,
-        approved_by=row.approved_by, approved_at=row.approved_at, rejected_by=row.rejected_by,
-        rejected_at=row.rejected_at, decision_reason=row.decision_reason, used_at=row.used_at,
-    )  # fmt: skip
+    return ApprovalOut(**approvals.describe(row))
 
 
 def _refused(exc: approvals.ApprovalError) -> ProblemError:
@@ -92,11 +86,12 @@ def approve(
     principal: Annotated[Principal, Depends(require("persons:write"))],
 ) -> ApprovalOut:
     try:
-        with _ctx(request).db.session() as s:
-            row = approvals.approve(s, approval_id, principal.actor, principal.role, body.comment)
-            return approval_out(row)
+        decided = approve_request(
+            _ctx(request).db, principal.actor, approval_id, body.comment, principal.role
+        )
     except approvals.ApprovalError as exc:
         raise _refused(exc) from None
+    return ApprovalOut(**decided)
 
 
 @router.post("/{approval_id}/reject", response_model=ApprovalOut, summary="Reject")
@@ -108,14 +103,12 @@ def reject(
 ) -> ApprovalOut:
     ctx = _ctx(request)
     try:
-        with ctx.db.session() as s:
-            freed = approvals.reject(s, approval_id, principal.actor, principal.role, body.reason)
-            out = approval_out(policy_store.get_approval(s, approval_id))
+        decided = reject_request(
+            ctx.db, ctx.media, principal.actor, approval_id, body.reason, principal.role
+        )
     except approvals.ApprovalError as exc:
         raise _refused(exc) from None
-    for sha in freed:
-        ctx.media.delete(sha)
-    return out
+    return ApprovalOut(**decided)
 
 
 @router.post(

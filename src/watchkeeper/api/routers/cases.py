@@ -28,6 +28,7 @@ from watchkeeper.investigations.scan import ScanRequest
 from watchkeeper.policy import approvals
 from watchkeeper.store import investigations as store
 from watchkeeper.store.investigations import CASE_PURPOSES
+from watchkeeper.usecases import approvals as decisions
 
 router = APIRouter(prefix="/cases", tags=["investigations"])
 
@@ -187,8 +188,11 @@ def approve_case(
     body: Decision,
     principal: Annotated[Principal, Depends(require("cases:approve"))],
 ) -> CaseOut:
-    with _refusals(), _ctx(request).db.session() as s:
-        return _out(cases.approve_case(s, case_id, principal.actor, principal.role, body.comment))
+    with _refusals():
+        decided = decisions.approve_case(
+            _ctx(request).db, principal.actor, case_id, body.comment, principal.role
+        )
+    return CaseOut(**decided)
 
 
 @router.post("/{case_id}/refuse", response_model=CaseOut, summary="Refuse a pending case")
@@ -198,8 +202,11 @@ def refuse_case(
     body: Reason,
     principal: Annotated[Principal, Depends(require("cases:approve"))],
 ) -> CaseOut:
-    with _refusals(), _ctx(request).db.session() as s:
-        return _out(cases.refuse_case(s, case_id, principal.actor, principal.role, body.reason))
+    with _refusals():
+        decided = refuse_case(
+            _ctx(request).db, principal.actor, case_id, body.reason, principal.role
+        )
+    return CaseOut(**decided)
 
 
 @router.post("/{case_id}/close", response_model=CaseOut, summary="Close: every search stops")

@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
-from watchkeeper.crowd import registry
 from watchkeeper.crowd.alerting import AcknowledgeError, CrowdAlertService
 from watchkeeper.crowd.zones import ZoneError
 from watchkeeper.store import cameras as camera_store
 from watchkeeper.store import crowd as crowd_store
+from watchkeeper.usecases import zones as registry
 
 router = APIRouter(tags=["crowd"])
 

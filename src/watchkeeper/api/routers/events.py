@@ -18,8 +18,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 
-from watchkeeper.alerts import Event, EventBroker
+from watchkeeper.alerts import Event
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.live import runtime
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.api.responses import dumps
 
@@ -44,9 +45,10 @@ async def events(
     principal: Annotated[Principal, Depends(require("events:read"))],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
-    broker = getattr(request.app.state.services, "broker", None)
-    if not isinstance(broker, EventBroker):
+    live = runtime(request)
+    if live is None:
         raise ProblemError(503, "live events are served only by 'watchkeeper serve'")
+    broker = live.broker
     allowed = {kind for kind, permission in NEEDS.items() if principal.can(permission)}
 
     def visible(event: Event) -> bool:

@@ -7,7 +7,7 @@ the values before and after, and changing the threshold makes running matchers r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.context import AppContext
-from watchkeeper.policy import audit
 from watchkeeper.store import repository
 from watchkeeper.store.models import Watchlist
+from watchkeeper.usecases import watchlists as lists
 
 router = APIRouter(prefix="/watchlists", tags=["watchlists"])
 
@@ -101,22 +101,9 @@ def create_watchlist(
     principal: Annotated[Principal, Depends(require("watchlists:write"))],
 ) -> WatchlistOut:
     ctx = _ctx(request)
-    with ctx.db.session() as s:
-        wl = repository.create_watchlist(
-            s,
-            name=body.name,
-            purpose=body.purpose,
-            legal_basis=body.legal_basis,
-            owner=body.owner,
-            review_by=body.review_by,
-            threshold=body.threshold,
-            confirmations_required=body.confirmations_required,
-        )
-        audit.record(
-            s, principal.actor, "watchlist.create", "watchlist", wl.id,
-            details=body.model_dump(mode="json"),
-        )  # fmt: skip
-        return watchlist_out(ctx, wl, 0)
+    wl_id = lists.create_watchlist(ctx.db, principal.actor, **body.model_dump())
+    with ctx.db.session(readonly=True) as s:
+        return watchlist_out(ctx, repository.get_watchlist(s, wl_id), 0)
 
 
 @router.get("/{watchlist_id}", response_model=WatchlistOut, summary="One watchlist")
@@ -140,22 +127,9 @@ def patch_watchlist(
 ) -> WatchlistOut:
     ctx = _ctx(request)
     given = body.model_dump(exclude_unset=True, exclude={"reason"})
-    with ctx.db.session() as s:
+    lists.update_watchlist(ctx.db, principal.actor, watchlist_id, given, body.reason)
+    with ctx.db.session(readonly=True) as s:
         wl = repository.get_watchlist(s, watchlist_id)
-        changes: dict[str, Any] = {}
-        for field, value in given.items():
-            before = getattr(wl, field)
-            if before != value:
-                changes[field] = [_plain(before), _plain(value)]
-                setattr(wl, field, value)
-        if changes:
-            if "threshold" in changes:
-                repository.bump_gallery_version(s)  # matchers reload thresholds with it
-            audit.record(
-                s, principal.actor, "watchlist.update", "watchlist", wl.id,
-                reason=body.reason, details={"name": wl.name, "changes": changes},
-            )  # fmt: skip
-        s.flush()
         return watchlist_out(ctx, wl, len(wl.persons))
 
 
@@ -167,18 +141,5 @@ def delete_watchlist(
     reason: Annotated[str, Query(min_length=3, max_length=1000, description="For the audit log.")],
 ) -> Response:
     ctx = _ctx(request)
-    with ctx.db.session() as s:
-        wl = repository.get_watchlist(s, watchlist_id)
-        name = wl.name
-        freed = repository.delete_watchlist(s, wl)
-        audit.record(
-            s, principal.actor, "watchlist.delete", "watchlist", watchlist_id,
-            reason=reason, details={"name": name},
-        )  # fmt: skip
-    for sha in freed:
-        ctx.media.delete(sha)
+    lists.delete_watchlist(ctx.db, ctx.media, principal.actor, watchlist_id, reason)
     return Response(status_code=204)
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value

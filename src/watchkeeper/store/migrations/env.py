@@ -6,7 +6,7 @@ connection in ``config.attributes["connection"]``.
 
 from alembic import context
 
-from watchkeeper.store.models import Base
+from watchkeeper.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -14,7 +14,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
     render_as_batch=connection.dialect.name == "sqlite",
 )

@@ -21,6 +21,7 @@ from typing import Any
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP, PROBE_FRAME, DemoError, probe_photo, read_frame
 from watchkeeper.investigations import cases, export, probes, results, scan
+from watchkeeper.output import console, print_candidates, print_json
 from watchkeeper.policy import approvals, audit
 from watchkeeper.store import repository
 
@@ -31,9 +32,6 @@ GROUP = "station"
 
 
 def run_investigation_demo(app_ctx: AppContext, output: Path, as_json: bool) -> dict[str, Any]:
-    from watchkeeper.cli import console, print_json
-    from watchkeeper.investigations.cli import print_candidates
-
     if not CLIP.is_file():
         raise DemoError(f"demo clip not found at {CLIP}: run the demo from a source checkout")
     started = time.perf_counter()

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from watchkeeper.pipeline.region import check_roi
 from watchkeeper.policy import audit
-from watchkeeper.service.camera import CameraStatus
-from watchkeeper.service.probe import check_uri
-from watchkeeper.service.region import check_roi
 from watchkeeper.store import Database
 from watchkeeper.store import cameras as camera_store
 from watchkeeper.store.models import Camera
 from watchkeeper.streams.base import redact
+from watchkeeper.streams.probe import check_uri
+from watchkeeper.usecases.runtime import CameraStatus
 
 
 class CameraConfigError(ValueError):
