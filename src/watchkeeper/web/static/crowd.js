@@ -159,6 +159,65 @@
     }
   }
 
+  // --- zone management (cameras:write): a table with Delete, and a form to add one -------
+  const zoneForm = document.getElementById("zone-form");
+  if (zoneForm) {
+    const field = (id) => document.getElementById(id);
+    const number = (id) => (field(id).value === "" ? null : Number(field(id).value));
+    const table = document.querySelector("#zone-table tbody");
+
+    async function loadZones() {
+      const [zones, cameras] = await Promise.all([
+        api("GET", "/api/v1/zones"), WK.all("/api/v1/cameras"),
+      ]);
+      field("zone-camera").replaceChildren(...cameras.map((c) => el("option", { value: c.id }, c.name)));
+      table.replaceChildren(...zones.map((z) => el("tr", {},
+        el("td", {}, z.camera), el("td", {}, z.name),
+        el("td", {}, z.area_m2 === null ? "—" : String(z.area_m2)),
+        el("td", {}, z.lines.map((l) => l.name).join(", ") || "—"),
+        el("td", {}, Object.entries(z.limits).filter(([, v]) => v !== null)
+          .map(([k, v]) => `${k.replaceAll("_", " ")} ${v}`).join(", ") || "—"),
+        el("td", {}, el("button", { type: "button", class: "ghost", onclick: () => remove(z) },
+          "Delete")))));
+    }
+
+    async function remove(zone) {
+      const reason = await WK.askReason(`Delete zone ${zone.name} and its counts?`);
+      if (reason === null) return;
+      try {
+        await api("DELETE", `/api/v1/zones/${zone.id}`, { query: { reason } });
+        say(`Zone ${zone.name} deleted`);
+      } catch (problem) { say(problem.detail || String(problem), true); }
+      loadZones();
+      refresh();
+    }
+
+    zoneForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = field("zone-error");
+      error.textContent = "";
+      const polygon = field("zone-polygon").value.trim().split(/\s+/)
+        .map((pair) => pair.split(",").map(Number));
+      try {
+        await api("POST", "/api/v1/zones", { json: {
+          camera_id: Number(field("zone-camera").value),
+          name: field("zone-name").value.trim(),
+          polygon,
+          area_m2: number("zone-area"),
+          limits: { max_people: number("zone-max-people"), max_density: number("zone-max-density") },
+        } });
+        say(`Zone ${field("zone-name").value.trim()} added`);
+        zoneForm.reset();
+      } catch (problem) {
+        error.textContent = problem.detail || String(problem);
+        return;
+      }
+      loadZones();
+      refresh();
+    });
+    loadZones().catch((problem) => say(problem.detail || String(problem), true));
+  }
+
   hours.addEventListener("change", refresh);
   refresh();
   setInterval(refresh, REFRESH_MS);
