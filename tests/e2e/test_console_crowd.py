@@ -61,7 +61,7 @@ def test_an_operator_acknowledges_a_crowd_alert_and_sees_zones_and_occupancy(
     console: Console,  # noqa: F811
 ) -> None:
     headers = {"Authorization": f"Bearer {supervisor_key(console)}"}
-    with httpx.Client(base_url=console.url, headers=headers, timeout=30) as api:
+    with httpx.Client(base_url=console.url, headers=headers, timeout=180) as api:
         camera = api.post(
             "/api/v1/cameras",
             json={"name": "arcade gate", "uri": console.rtsp.url, "group": "venue",

@@ -19,19 +19,19 @@ GATE = {
 def test_a_supervisor_adds_changes_and_deletes_a_zone_and_each_step_is_audited(api: LiveApi):
     camera = cameras.add_camera(api.ctx.db, "test", {"name": "gate", "uri": "/dev/null"})
     api.add_user("sam", "supervisor")
-    with api.login("sam") as client:
-        created = client.post("/api/v1/zones", json={"camera_id": camera["id"], **GATE})
-        assert created.status_code == 201, created.text
-        zone = created.json()
-        assert zone["camera"] == "gate" and zone["lines"][0]["name"] == "turnstiles"
-        assert client.get("/api/v1/zones", params={"camera_id": camera["id"]}).json() == [zone]
-        changed = client.put(
-            f"/api/v1/zones/{zone['id']}", params={"reason": "new barrier"},
-            json={**GATE, "limits": {"max_people": 40}},
-        )  # fmt: skip
-        assert changed.status_code == 200 and changed.json()["limits"]["max_people"] == 40
-        assert client.delete(f"/api/v1/zones/{zone['id']}").status_code == 204
-        assert client.get("/api/v1/zones").json() == []
+    client = api.login("sam")
+    created = client.post("/api/v1/zones", json={"camera_id": camera["id"], **GATE})
+    assert created.status_code == 201, created.text
+    zone = created.json()
+    assert zone["camera"] == "gate" and zone["lines"][0]["name"] == "turnstiles"
+    assert client.get("/api/v1/zones", params={"camera_id": camera["id"]}).json() == [zone]
+    changed = client.put(
+        f"/api/v1/zones/{zone['id']}", params={"reason": "new barrier"},
+        json={**GATE, "limits": {"max_people": 40}},
+    )  # fmt: skip
+    assert changed.status_code == 200 and changed.json()["limits"]["max_people"] == 40
+    assert client.delete(f"/api/v1/zones/{zone['id']}").status_code == 204
+    assert client.get("/api/v1/zones").json() == []
     with api.ctx.db.session() as s:
         actions = [e.action for e in audit_log.page_events(s, None, 50, action="zone.")]
     assert sorted(actions) == ["zone.create", "zone.delete", "zone.update"]
@@ -40,21 +40,21 @@ def test_a_supervisor_adds_changes_and_deletes_a_zone_and_each_step_is_audited(a
 def test_an_unusable_zone_is_refused_with_the_reason_and_nothing_is_stored(api: LiveApi):
     camera = cameras.add_camera(api.ctx.db, "test", {"name": "gate", "uri": "/dev/null"})
     api.add_user("sam", "supervisor")
-    with api.login("sam") as client:
-        no_area = {**GATE, "area_m2": None}
-        reply = client.post("/api/v1/zones", json={"camera_id": camera["id"], **no_area})
-        assert reply.status_code == 422 and "area_m2" in reply.json()["detail"]
-        outside = {**GATE, "polygon": [[0, 0], [1.5, 0], [0, 1]]}
-        reply = client.post("/api/v1/zones", json={"camera_id": camera["id"], **outside})
-        assert reply.status_code == 422 and "outside the picture" in reply.json()["detail"]
-        assert client.get("/api/v1/zones").json() == []
+    client = api.login("sam")
+    no_area = {**GATE, "area_m2": None}
+    reply = client.post("/api/v1/zones", json={"camera_id": camera["id"], **no_area})
+    assert reply.status_code == 422 and "area_m2" in reply.json()["detail"]
+    outside = {**GATE, "polygon": [[0, 0], [1.5, 0], [0, 1]]}
+    reply = client.post("/api/v1/zones", json={"camera_id": camera["id"], **outside})
+    assert reply.status_code == 422 and "outside the picture" in reply.json()["detail"]
+    assert client.get("/api/v1/zones").json() == []
 
 
 def test_an_operator_reads_zones_and_acknowledges_but_may_not_change_zones(api: LiveApi):
     camera = cameras.add_camera(api.ctx.db, "test", {"name": "gate", "uri": "/dev/null"})
     api.add_user("olga", "operator")
-    with api.login("olga") as client:
-        assert client.get("/api/v1/zones").status_code == 200
-        reply = client.post("/api/v1/zones", json={"camera_id": camera["id"], **GATE})
-        assert reply.status_code == 403
-        assert client.post("/api/v1/crowd-alerts/1/acknowledge", json={}).status_code == 404
+    client = api.login("olga")
+    assert client.get("/api/v1/zones").status_code == 200
+    reply = client.post("/api/v1/zones", json={"camera_id": camera["id"], **GATE})
+    assert reply.status_code == 403
+    assert client.post("/api/v1/crowd-alerts/1/acknowledge", json={}).status_code == 404
