@@ -115,7 +115,9 @@
       const points = rows.map((m) => `${x(Date.parse(m.minute)).toFixed(1)},${y(m.people_mean).toFixed(1)}`);
       add("polyline", { points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 2 });
       if (rows.length === 1) add("circle", { cx: x(Date.parse(rows[0].minute)), cy: y(rows[0].people_mean), r: 3, fill: colour });
-      legend.push(el("span", { class: "legend", style: `--swatch: ${colour}` }, names.get(zoneId) || `zone ${zoneId}`));
+      const swatch = el("span", { class: "swatch" });
+      swatch.style.background = colour; // a CSSOM property, allowed by the page's CSP
+      legend.push(el("span", { class: "legend" }, swatch, names.get(zoneId) || `zone ${zoneId}`));
     });
     chart.replaceChildren(svg, el("div", { class: "row wrap" }, legend));
   }
