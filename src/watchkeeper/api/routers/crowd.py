@@ -15,9 +15,11 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.problems import ProblemError
+from watchkeeper.api.viewlog import ViewWindow
 from watchkeeper.context import AppContext
 from watchkeeper.crowd.alerting import AcknowledgeError, CrowdAlertService
 from watchkeeper.crowd.zones import ZoneError
+from watchkeeper.policy import audit
 from watchkeeper.store import cameras as camera_store
 from watchkeeper.store import crowd as crowd_store
 from watchkeeper.usecases import zones as registry
@@ -244,20 +246,32 @@ def live_counts(
 
 @router.get(
     "/cameras/{camera_id}/crowd/snapshot",
-    summary="The latest frame with zones and people drawn, heads blurred (memory; never stored)",
+    summary="The latest frame, zones and people drawn, faces blurred (memory; never stored; "
+    "audited)",
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def crowd_snapshot(
     request: Request,
     camera_id: int,
-    _: Annotated[Principal, Depends(require("cameras:read"))],
+    principal: Annotated[Principal, Depends(require("persons:photos:view"))],
 ) -> Response:
-    with _ctx(request).db.session(readonly=True) as s:
+    """A camera frame like ``/cameras/{id}/snapshot``: faces are blurred, but a face both
+    detectors missed would show, so it needs the face-image permission and its viewing is
+    audited in the same window as the plain snapshot (decision 0010)."""
+    ctx = _ctx(request)
+    with ctx.db.session(readonly=True) as s:
         name = camera_store.get_camera(s, camera_id).name
     manager = _manager(request)
     jpeg = manager.crowd_snapshot(camera_id) if manager is not None else None
     if jpeg is None:
         raise ProblemError(404, f'camera "{name}" is not counting people now (no zones, or off)')
+    views: ViewWindow = request.app.state.snapshot_views
+    if views.first_in_window(principal.actor, camera_id):
+        with ctx.db.session() as s:
+            audit.record(
+                s, principal.actor, "camera.snapshot.view", "camera", camera_id,
+                details={"name": name, "covers_s": views.window_s, "view": "crowd, faces blurred"},
+            )  # fmt: skip
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 

@@ -54,6 +54,10 @@
   }
 
   function refreshFrame(parts, cameraId, name) {
+    if (!can("persons:photos:view")) { // a frame, even blurred, is a face image
+      parts.frame.textContent = "Live views need the persons:photos:view permission";
+      return;
+    }
     if (parts.loading) return;
     parts.loading = true;
     const next = new Image();
