@@ -95,17 +95,13 @@ class CrowdAlertService:
         return document
 
     def release(self, zone_id: int, release: Release) -> None:
-        """Mark the zone's open alert of that kind as over (no notification: nothing to do)."""
+        """Mark the zone's open alert of that kind as over, with the surge's peak (no
+        notification: there is nothing to do). The peak is written once, here, not per frame."""
         with self.db.session() as s:
             alert = crowd_store.open_alert(s, zone_id, release.kind)
             if alert is not None:
                 alert.released_at = datetime.fromtimestamp(release.at, UTC)
-
-    def note_peak(self, zone_id: int, kind: str, value: float) -> None:
-        with self.db.session() as s:
-            alert = crowd_store.open_alert(s, zone_id, kind)
-            if alert is not None and value > alert.peak:
-                alert.peak = value
+                alert.peak = max(alert.peak, release.peak)
 
     def acknowledge(self, alert_id: int, actor: str, comment: str | None = None) -> dict[str, Any]:
         """One operator's acknowledgement (audited); a second one is refused."""

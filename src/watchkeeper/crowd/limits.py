@@ -37,6 +37,7 @@ class Release:
     kind: str
     value: float
     at: float
+    peak: float  # the highest value during the surge
 
 
 class LimitWatcher:
@@ -47,7 +48,7 @@ class LimitWatcher:
             raise ValueError(f"release must be between 0 and 1, not {release}")
         self.zones = {zone.name: zone for zone in zones}
         self.release = release
-        self._tripped: set[tuple[str, str]] = set()
+        self._tripped: dict[tuple[str, str], float] = {}  # tripped limit → peak so far
         self._inflow: dict[str, deque[tuple[float, int]]] = {z.name: deque() for z in zones}
 
     def inflow(self, zone: str, at: float) -> int:
@@ -76,9 +77,11 @@ class LimitWatcher:
                     continue
                 key = (zone.name, kind)
                 if key not in self._tripped and value > limit:
-                    self._tripped.add(key)
+                    self._tripped[key] = value
                     breaches.append(Breach(zone.name, kind, value, float(limit), reading.at))
-                elif key in self._tripped and value < self.release * limit:
-                    self._tripped.discard(key)
-                    releases.append(Release(zone.name, kind, value, reading.at))
+                elif key in self._tripped:
+                    self._tripped[key] = max(self._tripped[key], value)
+                    if value < self.release * limit:
+                        peak = self._tripped.pop(key)
+                        releases.append(Release(zone.name, kind, value, reading.at, peak))
         return breaches, releases

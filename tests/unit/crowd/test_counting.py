@@ -78,12 +78,14 @@ def test_a_surge_that_hovers_around_the_limit_raises_one_breach_until_it_falls_b
     zone = Zone(LEFT.name, LEFT.polygon, 10.0, limits=ZoneLimits(max_people=10))
     watcher = LimitWatcher([zone], release=0.8)
     series = [5, 9, 11, 9.5, 11, 12, 10.5, 7, 6, 11, 12]
-    raised = []
+    raised, released = [], []
     for t, value in enumerate(series):
-        breaches, _ = watcher.check([reading(value, float(t))])
+        breaches, releases = watcher.check([reading(value, float(t))])
         raised += [b.at for b in breaches]
+        released += [(r.at, r.peak) for r in releases]
     # first surge at t=2 (hovering ≥ 8 until t=6), it falls below 8 at t=7, second at t=9
     assert raised == [2.0, 9.0]
+    assert released == [(7.0, 12.0)]  # the first surge ended at t=7; its peak was 12
 
 
 def test_inflow_counts_crossings_in_over_the_last_minute() -> None:
