@@ -127,8 +127,13 @@ def _print(documents: list[dict[str, Any]], as_json: bool, verb: str | None) -> 
 def crowd_zones(app_ctx: AppContext, camera: str, zones_file: Path | None) -> list[Zone]:
     """The zones to count: a file, else the stored zones of a camera of that name, else all."""
     if zones_file is not None:
-        data = json.loads(zones_file.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(zones_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ZoneError(f"cannot read zones from {zones_file}: {exc}") from None
         items = data if isinstance(data, list) else [data]
+        if not all(isinstance(item, dict) for item in items):
+            raise ZoneError(f"{zones_file} must hold a zone object or a list of them")
         return [Zone.from_dict(item) for item in items]
     try:
         stored = registry.list_zones(app_ctx.db, camera)
