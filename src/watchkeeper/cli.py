@@ -21,6 +21,9 @@ from watchkeeper.cli_common import JsonOption, app_context, parse_date
 from watchkeeper.cluster.cli import mount as mount_cluster
 from watchkeeper.config import ConfigError, Settings, load_settings
 from watchkeeper.context import AppContext
+from watchkeeper.crowd.cli import count_source, crowd_zones, print_counts
+from watchkeeper.crowd.cli import mount as mount_crowd
+from watchkeeper.crowd.zones import ZoneError
 from watchkeeper.demo import DemoError
 from watchkeeper.enrolment import EnrolmentError, enrol_person, read_photo_file
 from watchkeeper.evaluation.cli import app as eval_app
@@ -54,6 +57,7 @@ USER_ERRORS = (
     NotFound,
     SourceError,
     StoreError,
+    ZoneError,
 )
 
 app = typer.Typer(
@@ -77,6 +81,7 @@ app.command("serve")(serve)
 mount_service(app)  # camera
 mount_cluster(app)  # cluster status, plan (Ray is imported only when used)
 mount_investigations(app)  # case, investigate, thresholds
+mount_crowd(app)  # zone
 
 
 @app.callback()
@@ -308,12 +313,28 @@ def run(
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames analysed per second.")] = None,
     store: Annotated[bool, typer.Option(help="Store matched sightings.")] = True,
+    crowd: Annotated[
+        bool,
+        typer.Option(
+            "--crowd",
+            help="Count people per zone instead of recognising faces (nothing is stored).",
+        ),
+    ] = False,
+    zones: Annotated[
+        Path | None,
+        typer.Option(help="With --crowd: zones as JSON (default: the camera's, or all)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Analyse a video file, a folder of images or a stream against all watchlists."""
     app_ctx = app_context(ctx)
     camera_name = camera or Path(source.rstrip("/")).name or source
     analysis_fps = fps or app_ctx.settings.streams.analysis_fps
+    if crowd:
+        counted = crowd_zones(app_ctx, camera_name, zones)
+        counts = count_source(app_ctx, source, camera_name, analysis_fps, counted)
+        print_json(counts) if as_json else print_counts(counts)
+        return
     blocked = cannot_match(app_ctx, camera_name)
     if not as_json:
         print_cannot_match(blocked)  # before the work: why nothing may match, said first

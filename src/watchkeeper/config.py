@@ -637,6 +637,43 @@ class InvestigationsConfig(BaseModel):
     )
 
 
+class CrowdConfig(BaseModel):
+    """Crowd counting: the person detector's tiling, smoothing and alert hysteresis."""
+
+    tile_columns: int = Field(
+        default=4, ge=1, le=8, description="Tiles across the counted region (see docs/crowd.md)."
+    )
+    tile_rows: int = Field(default=3, ge=1, le=8, description="Tiles down the counted region.")
+    tile_overlap: float = Field(
+        default=0.25, ge=0, lt=0.9, description="Overlap of neighbouring tiles (fraction)."
+    )
+    whole_view: bool = Field(
+        default=True,
+        description="Also one pass on the whole region, for people taller than a tile.",
+    )
+    score_threshold: float = Field(
+        default=0.3, gt=0, lt=1, description="Minimum person detector confidence."
+    )
+    nms_threshold: float = Field(
+        default=0.45, gt=0, lt=1, description="IoU above which people found in two tiles merge."
+    )
+    smoothing_frames: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Analysed frames the count is averaged over; also the longest a person "
+        "track may live before it is renumbered.",
+    )
+    release: float = Field(
+        default=0.8,
+        gt=0,
+        lt=1,
+        description="A tripped limit re-arms once the value falls below this fraction of it "
+        "(hysteresis: one surge, one alert).",
+    )
+    threads: int = Field(default=1, ge=1, le=64, description="OpenVINO threads per pass.")
+
+
 class Settings(BaseSettings):
     """The whole configuration of a Watchkeeper installation."""
 
@@ -666,6 +703,7 @@ class Settings(BaseSettings):
     notifications: NotificationsConfig = Field(
         default_factory=NotificationsConfig, description="Alerts and notifications."
     )
+    crowd: CrowdConfig = Field(default_factory=CrowdConfig, description="Crowd counting.")
     investigations: InvestigationsConfig = Field(
         default_factory=InvestigationsConfig, description="Investigations (retrospective search)."
     )

@@ -81,8 +81,8 @@ class OutboxDispatcher:
         now = now or datetime.now(UTC)
         with self.db.session(readonly=True) as s:
             due = [
-                Delivery(m.id, m.alert_id, m.channel, m.target, m.payload, m.idempotency_key,
-                         m.attempts)
+                Delivery(m.id, m.alert_id or m.crowd_alert_id or 0, m.channel, m.target,
+                         m.payload, m.idempotency_key, m.attempts)
                 for m in outbox.due(s, now, BATCH)
             ]  # fmt: skip
         delivered = 0

@@ -34,9 +34,9 @@ import numpy as np
 
 from watchkeeper.config import MotionConfig
 from watchkeeper.domain import Faces, FloatArray, ImageArray
-from watchkeeper.pipeline.tracker import iou_matrix
 from watchkeeper.vision import AnalysedFaces
 from watchkeeper.vision.align import align_faces
+from watchkeeper.vision.boxes import iou_matrix
 from watchkeeper.vision.quality import quality_scores
 
 MASK_SIDE = 160  # longer side of the grey copy that motion is measured on, in pixels

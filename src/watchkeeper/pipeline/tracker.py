@@ -28,6 +28,7 @@ from watchkeeper.config import TrackingConfig
 from watchkeeper.domain import Faces, FloatArray, ImageArray, Observation
 from watchkeeper.pipeline.selection import Moments
 from watchkeeper.vision.align import crop_with_margin
+from watchkeeper.vision.boxes import iou_matrix
 
 MAX_CENTRE_SHIFT = 0.8  # in face sizes: how far a face may move between analysed frames
 MAX_SIZE_RATIO = 1.6  # how much its box may grow or shrink meanwhile
@@ -55,23 +56,6 @@ class Track:
         # a face shrinking fast must not be predicted inside out
         box[2:] = np.maximum(box[2:], box[:2] + 1.0)
         return box
-
-
-def iou_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
-    """Intersection over union of every box of ``a`` (N,4) with every box of ``b`` (M,4)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    iou: FloatArray = (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)).astype(
-        np.float32
-    )
-    return iou
 
 
 def proximity_matrix(a: FloatArray, b: FloatArray) -> FloatArray:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.policy import audit
 from watchkeeper.policy.deployments import describe
 from watchkeeper.policy.eligibility import DEFAULT_GROUP
+from watchkeeper.store import crowd as crowd_store
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store.models import PURPOSES, Match, Person, Watchlist
 from watchkeeper.store.policy import BLOCK_REASONS
@@ -96,7 +97,21 @@ def build_report(s: Session, start: datetime, end: datetime) -> dict[str, Any]:
         "alerts": _alerts(s, start, end),
         "watchlists": _watchlists(s),
         "blocked_by_policy": {reason: blocked[reason] for reason in BLOCK_REASONS},
+        "crowd_counting": _crowd(s, start, end),
         "audit": _audit(s),
+    }
+
+
+def _crowd(s: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    """Per camera group: hours of people counting (camera-minutes / 60) and crowd alerts.
+
+    Counting identifies nobody and keeps only per-minute aggregates; the report says how much
+    of it there was and how often a zone passed a limit, still counts only.
+    """
+    by_group = crowd_store.counting_minutes_by_group(s, start, end)
+    return {
+        group: {"hours_counted": round(minutes / 60, 2), "crowd_alerts": alerts}
+        for group, (minutes, alerts) in sorted(by_group.items())
     }
 
 

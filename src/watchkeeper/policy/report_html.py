@@ -86,6 +86,11 @@ def render_html(report: dict[str, Any]) -> str:
           (w["review_by"] or "—")[:10], w["entries"]]
          for w in report["watchlists"]["lists"]],
     )  # fmt: skip
+    crowd = _table(
+        ["camera group", "hours of people counting", "crowd alerts"],
+        [[g, f["hours_counted"], f["crowd_alerts"]]
+         for g, f in report.get("crowd_counting", {}).items()],
+    )  # fmt: skip
     audit = report["audit"]
     return _PAGE.format(
         start=html.escape(period["from"][:16].replace("T", " ")),
@@ -96,6 +101,7 @@ def render_html(report: dict[str, Any]) -> str:
         groups=groups,
         deployments=deployments,
         lists=lists,
+        crowd=crowd,
         alerts_note=html.escape(alerts["note"]),
         audit=html.escape(
             f"{audit['events']} events, head {audit['head']}, "
@@ -186,6 +192,7 @@ Counts only: no person seen by a camera is identified in this report.</p>
 <h2>Camera groups</h2>{groups}
 <h2>Authorised deployments</h2>{deployments}
 <h2>Watchlists</h2>{lists}
+<h2>Crowd counting (no identification, per-minute counts only)</h2>{crowd}
 <p class="note">Alerts: {alerts_note}.</p>
 <p class="note">Audit log: {audit}.</p>
 </body></html>

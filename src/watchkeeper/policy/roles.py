@@ -24,6 +24,7 @@ PERMISSIONS: MappingProxyType[str, str] = MappingProxyType(
         "cameras:write": "Add, change, enable/disable and delete cameras.",
         "alerts:read": "See alerts (their face crops need persons:photos:view).",
         "alerts:review": "Confirm, reject or escalate alerts.",
+        "crowd:acknowledge": "Acknowledge crowd alerts (counts only; nobody is identified).",
         "sightings:read": "See matched sightings.",
         "events:read": "Subscribe to the live event stream.",
         "watchlists:read": "List watchlists with their purpose, legal basis and size.",
@@ -54,6 +55,7 @@ _OPERATOR = frozenset(
         "cameras:read",
         "alerts:read",
         "alerts:review",
+        "crowd:acknowledge",
         "sightings:read",
         "events:read",
         "watchlists:read",
@@ -83,7 +85,13 @@ _AUDITOR = frozenset(
 )
 # Deciding about a person (an alert, a search for someone) is an operational duty, not an
 # administrator's.
-_ADMIN = frozenset(PERMISSIONS) - {"alerts:review", "cases:read", "cases:write", "cases:approve"}
+_ADMIN = frozenset(PERMISSIONS) - {
+    "alerts:review",
+    "crowd:acknowledge",
+    "cases:read",
+    "cases:write",
+    "cases:approve",
+}
 
 ROLES: MappingProxyType[str, frozenset[str]] = MappingProxyType(
     {

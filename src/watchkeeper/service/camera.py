@@ -24,7 +24,9 @@ import numpy as np
 
 from watchkeeper.alerts import AlertService, CameraRef
 from watchkeeper.config import Settings
-from watchkeeper.domain import Frame, Match, Sighting
+from watchkeeper.crowd.monitor import CrowdMonitor
+from watchkeeper.crowd.render import draw
+from watchkeeper.domain import Faces, Frame, Match, Sighting
 from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen, motion_gated
 from watchkeeper.pipeline.region import inside
 from watchkeeper.policy.counters import ActivityCounters
@@ -62,6 +64,7 @@ class CameraSpec:
     detection_threshold: float | None = None
     roi: tuple[float, ...] | None = None
     motion_gating: bool | None = None  # None: the configured default
+    face_recognition: bool = True
 
     @classmethod
     def from_row(cls, row: Camera, cipher: Cipher | None) -> CameraSpec:
@@ -77,6 +80,7 @@ class CameraSpec:
             detection_threshold=row.detection_threshold,
             roi=tuple(row.roi) if row.roi else None,
             motion_gating=row.motion_gating,
+            face_recognition=row.face_recognition,
         )
 
 
@@ -114,6 +118,19 @@ class CameraFilter:
         return AnalysedFaces(faces=faces[keep], aligned=analysed.aligned[keep])
 
 
+class NoFaces:
+    """The inference of a camera that only counts people: it never looks for a face."""
+
+    def __init__(self, inference: Inference) -> None:
+        self.model = inference.model
+
+    def analyse(self, image: np.ndarray) -> AnalysedFaces:
+        return AnalysedFaces(faces=Faces.empty(), aligned=np.zeros((0, 112, 112, 3), np.uint8))
+
+    def embed(self, aligned: np.ndarray) -> Any:
+        return np.zeros((0, 0), np.float32)
+
+
 class CameraRunner:
     """Runs one camera until stopped; safe to ask for its status from any thread."""
 
@@ -128,8 +145,10 @@ class CameraRunner:
         archive_days: Callable[[str], int | None] | None = None,
         counters: ActivityCounters | None = None,
         screen: Screen | None = None,
+        crowd: CrowdMonitor | None = None,
     ) -> None:
         self.spec = spec
+        self.crowd = crowd
         self.inference = inference
         self.match = match
         self.alerts = alerts
@@ -212,7 +231,11 @@ class CameraRunner:
             )  # fmt: skip
             pipeline = CameraPipeline(
                 self.spec.name,
-                CameraFilter(gated, self.spec),  # type: ignore[arg-type]
+                (
+                    CameraFilter(gated, self.spec)
+                    if self.spec.face_recognition
+                    else NoFaces(self.inference)
+                ),  # type: ignore[arg-type]
                 self.settings.tracking,
                 self.settings.vision.min_quality,
                 self.screen,
@@ -229,7 +252,11 @@ class CameraRunner:
                 self._source, self._pipeline, self._worker = source, pipeline, worker
             if self._stopping.is_set():
                 source.close()
-            worker.run()
+            try:
+                worker.run()
+            finally:
+                if self.crowd is not None:
+                    self.crowd.close()
             self._finished = True
         except SourceError as exc:
             self._fail(str(exc))
@@ -280,6 +307,12 @@ class CameraRunner:
                 self._faces.popleft()
         if self.observe is not None:
             self.observe(self.spec.name, faces, self._lag)
+        if self.crowd is not None:
+            try:
+                self.crowd.observe(frame)
+            except Exception:  # e.g. the database is busy: counting goes on next frame
+                self._sink_errors += 1
+                log.exception("camera %s: crowd counting failed on a frame", self.spec.name)
 
     # --- what operators see ----------------------------------------------------------------
 
@@ -316,6 +349,21 @@ class CameraRunner:
             errors=(health.errors if health else 0) + self._sink_errors,
             attempts=health.attempts if health else 0,
         )
+
+    def crowd_snapshot(self, max_side: int = SNAPSHOT_MAX_SIDE) -> bytes | None:
+        """The latest frame with zones and people drawn and heads blurred (memory only)."""
+        if self.crowd is None:
+            return None
+        _, people, latest = self.crowd.live()
+        if latest is None:
+            return None
+        faces = self.inference.analyse(latest).faces.boxes  # found now, to blur them
+        image = draw(latest, self.crowd.counter.zones, people, faces)
+        scale = max_side / max(image.shape[:2])
+        if scale < 1:
+            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return encode_jpeg(image, quality=80)
 
     def snapshot(self, max_side: int = SNAPSHOT_MAX_SIDE) -> bytes | None:
         """The latest analysed frame as JPEG (kept in memory, never written anywhere)."""

@@ -63,6 +63,9 @@ def camera_add(
             help="Detect only where the picture changed (default: the motion.enabled setting).",
         ),
     ] = None,
+    faces: Annotated[
+        bool, typer.Option("--faces/--no-faces", help="Recognise faces (off: zones only).")
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Add a camera (the running service picks it up at its next start)."""
@@ -70,7 +73,7 @@ def camera_add(
     values = {
         "name": name, "uri": uri, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
-        "roi": _roi(roi), "motion_gating": motion_gating,
+        "roi": _roi(roi), "motion_gating": motion_gating, "face_recognition": faces,
     }  # fmt: skip
     try:
         document = registry.add_camera(app_ctx.db, app_ctx.actor, values)
@@ -112,6 +115,7 @@ def camera_update(
     motion_gating: Annotated[
         bool | None, typer.Option("--motion-gating/--no-motion-gating")
     ] = None,
+    faces: Annotated[bool | None, typer.Option("--faces/--no-faces")] = None,
     reason: Annotated[str | None, typer.Option(help="For the audit log.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -121,6 +125,7 @@ def camera_update(
         "uri": uri, "name": name, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
         "motion_gating": motion_gating,
+        "face_recognition": faces,
     }  # fmt: skip
     changes = {k: v for k, v in given.items() if v is not None}
     if roi is not None:

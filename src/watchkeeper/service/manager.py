@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from watchkeeper.alerts import AlertService, EventBroker
 from watchkeeper.config import Settings
+from watchkeeper.crowd.monitor import CrowdMonitor
 from watchkeeper.pipeline import Matcher, Screen
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.service.batcher import Inference
@@ -51,7 +52,9 @@ class CameraManager:
         archive_days: Callable[[str], int | None] | None = None,
         counters: ActivityCounters | None = None,
         screen: Screen | None = None,
+        crowd: Callable[[CameraSpec], CrowdMonitor | None] | None = None,
     ) -> None:
+        self.crowd_monitor = crowd  # builds a camera's crowd monitor (None: it has no zones)
         self.db = db
         self.settings = settings
         self.inference = inference
@@ -130,6 +133,17 @@ class CameraManager:
             ids = sorted(self._specs)
         return [status for cid in ids if (status := self.status(cid)) is not None]
 
+    def crowd(self, camera_id: int) -> CrowdMonitor | None:
+        """The crowd monitor of a running camera (None: not running, or it has no zones)."""
+        with self._lock:
+            runner = self._runners.get(camera_id)
+        return runner.crowd if runner is not None else None
+
+    def crowd_snapshot(self, camera_id: int) -> bytes | None:
+        with self._lock:
+            runner = self._runners.get(camera_id)
+        return runner.crowd_snapshot() if runner is not None else None
+
     def snapshot(self, camera_id: int) -> bytes | None:
         with self._lock:
             runner = self._runners.get(camera_id)
@@ -149,6 +163,7 @@ class CameraManager:
         runner = CameraRunner(
             spec, self.inference, self.match, self.alerts, self.settings, self.observe,
             self.archive_days, self.counters, self.screen,
+            self.crowd_monitor(spec) if self.crowd_monitor is not None else None,
         )  # fmt: skip
         with self._lock:
             self._runners[spec.id] = runner

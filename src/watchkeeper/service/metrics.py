@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from watchkeeper.crowd.counting import ZoneReading
 from watchkeeper.usecases.runtime import CameraStatus
 
 STATES = ("starting", "connecting", "connected", "reconnecting", "failed", "stopped", "disabled")
@@ -53,6 +54,42 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+
+        self.zone_people = Gauge(
+            "watchkeeper_zone_people",
+            "People in a crowd zone now (smoothed over the zone's window), by camera and zone.",
+            ["camera", "zone"],
+            registry=registry,
+        )
+        self.zone_density = Gauge(
+            "watchkeeper_zone_density",
+            "People per m² in a crowd zone now (zones with a known area).",
+            ["camera", "zone"],
+            registry=registry,
+        )
+        self.zone_crossings = Counter(
+            "watchkeeper_zone_crossings_total",
+            "People crossing a crowd zone's counting lines, by direction (in, out).",
+            ["camera", "zone", "direction"],
+            registry=registry,
+        )
+        self.crowd_alerts = Counter(
+            "watchkeeper_crowd_alerts_total",
+            "Crowd alerts raised, by camera and limit (people, density, inflow).",
+            ["camera", "limit"],
+            registry=registry,
+        )
+
+    def observe_zones(self, camera: str, readings: list[ZoneReading]) -> None:
+        """A camera's zone readings of one analysed frame (numbers only)."""
+        for reading in readings:
+            self.zone_people.labels(camera, reading.zone).set(reading.smoothed)
+            if reading.density is not None:
+                self.zone_density.labels(camera, reading.zone).set(reading.density)
+            if reading.entered:
+                self.zone_crossings.labels(camera, reading.zone, "in").inc(reading.entered)
+            if reading.left:
+                self.zone_crossings.labels(camera, reading.zone, "out").inc(reading.left)
 
     def observe_inference(self, stage: str, seconds: float, items: int) -> None:
         self.inference.labels(stage).observe(seconds)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -29,12 +31,19 @@ from watchkeeper.alerts import (
 )
 from watchkeeper.alerts.channels import build_notifiers
 from watchkeeper.context import AppContext
+from watchkeeper.crowd.alerting import CrowdAlertService
+from watchkeeper.crowd.counting import CrowdCounter
+from watchkeeper.crowd.detector import SsdPersonDetector, load_person_detector
+from watchkeeper.crowd.monitor import CrowdMonitor
+from watchkeeper.crowd.tiling import tiled_from_config
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import Recogniser
 from watchkeeper.service.batcher import InferenceBatcher
+from watchkeeper.service.camera import CameraSpec
 from watchkeeper.service.manager import CameraManager
 from watchkeeper.service.metrics import ServiceMetrics
 from watchkeeper.store import StoreError, outbox
+from watchkeeper.usecases.zones import zones_for_camera
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,11 @@ class Services:
         self.alerts = AlertService(
             ctx.db, ctx.media, settings.notifications, self.broker, on_change=self._on_alert
         )
+        self._person_detector: SsdPersonDetector | None = None  # loaded with the first zone
+        self._person_lock = threading.Lock()
+        self.crowd_alerts = CrowdAlertService(
+            ctx.db, settings.notifications, self.broker, on_raise=self._on_crowd_alert
+        )
         self.dispatcher = OutboxDispatcher(
             ctx.db,
             build_notifiers(settings.notifications),
@@ -79,6 +93,7 @@ class Services:
             archive_days=self.recogniser.archive_days,
             counters=self.counters,
             screen=self.recogniser.screen,
+            crowd=self._crowd_monitor,
         )
         self.metrics.watch(self.cameras.statuses, self._pending, lambda: self.broker.subscribers)
 
@@ -101,6 +116,28 @@ class Services:
         self.metrics.alerts.labels(change.document["camera"]["name"], change.type[6:]).inc()
         if change.type == "alert.created":
             self.dispatcher.wake()
+
+    def _on_crowd_alert(self, document: dict[str, Any]) -> None:
+        self.metrics.crowd_alerts.labels(document["camera"]["name"], document["limit_kind"]).inc()
+        self.dispatcher.wake()
+
+    def _crowd_monitor(self, spec: CameraSpec) -> CrowdMonitor | None:
+        """A counter for a camera with zones; the person model loads with the first one."""
+        zones = zones_for_camera(self.ctx.db, spec.id)
+        if not zones:
+            return None
+        settings = self.ctx.settings
+        crowd = settings.crowd
+        with self._person_lock:  # cameras start on several threads; one model for them all
+            if self._person_detector is None:
+                self._person_detector = load_person_detector(settings.vision, crowd)
+        counter = CrowdCounter(
+            zones, tiled_from_config(self._person_detector, crowd), crowd.smoothing_frames
+        )
+        return CrowdMonitor(
+            spec.id, spec.name, counter, self.ctx.db, self.crowd_alerts, crowd.release,
+            on_readings=self.metrics.observe_zones,
+        )  # fmt: skip
 
     def _pending(self) -> dict[str, int]:
         with self.ctx.db.session(readonly=True) as s:

@@ -27,6 +27,7 @@ EDITABLE = (
     "detection_threshold",
     "roi",
     "motion_gating",
+    "face_recognition",
 )
 
 

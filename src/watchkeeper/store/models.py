@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -162,6 +163,8 @@ class Camera(Base):
     detection_threshold: Mapped[float | None]
     roi: Mapped[list[float] | None]  # [x1, y1, x2, y2] or a polygon [x, y, x, y, ...]; None: all
     motion_gating: Mapped[bool | None]  # None: the configured default (motion.enabled)
+    # False: the camera only counts people in its zones (crowd), no face is ever detected
+    face_recognition: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class Sighting(Base):

@@ -25,9 +25,13 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # None: a notice that belongs to no alert (the audit chain's published head)
+    # at most one of the two: a face alert or a crowd alert; neither: a notice that belongs to
+    # no alert (the audit chain's published head)
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
+    crowd_alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crowd_alerts.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(Text)
@@ -40,21 +44,30 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def idempotency_key(alert_id: int, channel: str, target: str) -> str:
-    """``alert-<id>-<channel>-<12 hex of the target>``: stable, short, and names the alert."""
+def idempotency_key(alert_id: int, channel: str, target: str, kind: str = "alert") -> str:
+    """``<kind>-<id>-<channel>-<12 hex of the target>``: stable, short, and names the alert."""
     digest = hashlib.sha256(target.encode()).hexdigest()[:12]
-    return f"alert-{alert_id}-{channel}-{digest}"
+    return f"{kind}-{alert_id}-{channel}-{digest}"
 
 
 def enqueue(
-    s: Session, alert_id: int, channel: str, target: str, payload: dict[str, Any]
+    s: Session,
+    alert_id: int,
+    channel: str,
+    target: str,
+    payload: dict[str, Any],
+    crowd: bool = False,
 ) -> OutboxMessage:
+    """Owe one delivery of a face alert (or, with ``crowd``, of a crowd alert)."""
     message = OutboxMessage(
-        alert_id=alert_id,
+        alert_id=None if crowd else alert_id,
+        crowd_alert_id=alert_id if crowd else None,
         channel=channel,
         target=target,
         payload=payload,
-        idempotency_key=idempotency_key(alert_id, channel, target),
+        idempotency_key=idempotency_key(
+            alert_id, channel, target, "crowd-alert" if crowd else "alert"
+        ),
         attempts=0,
         next_attempt_at=utcnow(),
     )

@@ -102,6 +102,7 @@ def camera_document(row: Camera, status: CameraStatus | None = None) -> dict[str
         "detection_threshold": row.detection_threshold,
         "roi": row.roi,
         "motion_gating": row.motion_gating,
+        "face_recognition": row.face_recognition,
         "created_at": row.created_at.isoformat() if row.created_at else None,
     }
     return with_status(document, status)

@@ -54,6 +54,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("/alerts", "Live alerts", "events:read", "alerts.html", "alerts.js"),
     Page("/cameras", "Cameras", "cameras:read", "cameras.html", "cameras.js"),
+    Page("/crowd", "Crowd", "cameras:read", "crowd.html", "crowd.js"),
     Page("/watchlists", "Watchlists", "watchlists:read", "watchlists.html", "watchlists.js"),
     Page("/persons", "Persons", "persons:read", "persons.html", "persons.js"),
     Page("/history", "History", "alerts:read", "history.html", "history.js"),

@@ -23,9 +23,10 @@ from service_harness import GROUP, add_user, enrol_target, make_context, serve_a
 from watchkeeper.api.app import create_app
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.demo import CLIP
-from watchkeeper.service import Services, registry
+from watchkeeper.service import Services
 from watchkeeper.store import alerts as alert_store
 from watchkeeper.store import outbox
+from watchkeeper.usecases import cameras as registry
 from watchkeeper.vision import FaceAnalyzer
 
 SECRET = "webhook-secret-0123456789"

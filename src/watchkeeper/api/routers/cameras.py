@@ -93,6 +93,7 @@ class CameraOut(BaseModel):
     motion_gating: bool | None = Field(
         default=None, description="Detect only where the picture changed; None: motion.enabled."
     )
+    face_recognition: bool = True
     created_at: datetime | None
     status: CameraStatusOut | None = Field(
         default=None, description="Live status; None when the API runs without the service."
@@ -122,6 +123,10 @@ class CameraCreate(BaseModel):
         description="Run the face detector only where the picture changed (saves most of the "
         "cost of quiet scenes); None: the configured default motion.enabled (on).",
     )
+    face_recognition: bool = Field(
+        default=True,
+        description="False: the camera only counts people in its zones; no face is detected.",
+    )
 
 
 class CameraPatch(BaseModel):
@@ -134,6 +139,7 @@ class CameraPatch(BaseModel):
     detection_threshold: float | None = Field(default=None, gt=0, lt=1)
     roi: Roi = None
     motion_gating: bool | None = None
+    face_recognition: bool | None = None
     reason: str | None = Field(default=None, max_length=1000, description="For the audit log.")
 
 
@@ -281,7 +287,7 @@ def patch_camera(
             stored = camera_store.get_camera(s, camera_id).uri
         if changes["uri"] not in (stored, redact(stored)):  # a form sending the URI back is fine
             _check_remote_uri(request, changes["uri"])
-    for field in ("name", "uri", "group", "analysis_fps", "enabled"):
+    for field in ("name", "uri", "group", "analysis_fps", "enabled", "face_recognition"):
         if field in changes and changes[field] is None:
             raise ProblemError(422, f"{field} cannot be null", title="Invalid camera")
     try:

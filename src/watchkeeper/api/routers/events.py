@@ -1,12 +1,13 @@
 """``GET /api/v1/events``: the live event stream (Server-Sent Events).
 
-Events: ``alert.created``, ``alert.updated`` (a folded sighting, a review) and
-``camera.status`` (a camera's state changed). Each carries an ``id``; a client that
-reconnects with ``Last-Event-ID`` (browsers' ``EventSource`` does it by itself) first gets
-what it missed, as far as the in-memory history reaches. A comment line is sent every
-``KEEPALIVE_S`` seconds so that proxies keep the connection open. A caller sees only the
-events its permissions cover: alert events need ``alerts:read``, camera events
-``cameras:read``.
+Events: ``alert.created``, ``alert.updated`` (a folded sighting, a review), ``camera.status``
+(a camera's state changed), and ``crowd.alert.created`` / ``crowd.alert.updated`` (a zone
+limit passed; an acknowledgement). Each carries an ``id``; a client that reconnects with
+``Last-Event-ID`` (browsers' ``EventSource`` does it by itself) first gets what it missed, as
+far as the in-memory history reaches. A comment line is sent every ``KEEPALIVE_S`` seconds so
+that proxies keep the connection open. A caller sees only the events its permissions cover:
+alert events need ``alerts:read``, camera and crowd events ``cameras:read`` (crowd alerts
+carry counts only).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ router = APIRouter(tags=["events"])
 
 KEEPALIVE_S = 15.0
 RETRY_MS = 3000
-NEEDS = {"alert": "alerts:read", "camera": "cameras:read"}
+NEEDS = {"alert": "alerts:read", "camera": "cameras:read", "crowd": "cameras:read"}
 
 
 def format_event(event: Event) -> str:
@@ -36,7 +37,7 @@ def format_event(event: Event) -> str:
 
 @router.get(
     "/events",
-    summary="Live events (text/event-stream): alert.created, alert.updated, camera.status",
+    summary="Live events (text/event-stream): alert.*, camera.status, crowd.alert.*",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def events(

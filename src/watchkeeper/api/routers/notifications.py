@@ -23,7 +23,10 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 class OutboxOut(BaseModel):
     id: int
-    alert_id: int | None = Field(description="None: a notice, e.g. the published audit head.")
+    alert_id: int | None = Field(
+        description="The face alert; None for a crowd alert or a notice (the audit head)."
+    )
+    crowd_alert_id: int | None = None
     channel: str
     target: str
     idempotency_key: str
@@ -48,6 +51,7 @@ def list_outbox(
             OutboxOut(
                 id=m.id,
                 alert_id=m.alert_id,
+                crowd_alert_id=m.crowd_alert_id,
                 channel=m.channel,
                 target=redact(m.target),
                 idempotency_key=m.idempotency_key,

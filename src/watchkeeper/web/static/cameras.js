@@ -78,6 +78,43 @@
     next.src = `/api/v1/cameras/${camera.id}/snapshot?t=${Date.now()}`;
   }
 
+  // Crowd zones drawn over the frame (picture fractions), with their live counts.
+  const SVG = "http://www.w3.org/2000/svg";
+  function showZones(parts, zones, live) {
+    parts.zoneFigure ??= el("span", { class: "zone-counts" });
+    if (!zones.length) { parts.overlay?.remove(); parts.zoneFigure.remove(); return; }
+    if (!parts.overlay) {
+      parts.overlay = document.createElementNS(SVG, "svg");
+      parts.overlay.setAttribute("class", "zones");
+      parts.overlay.setAttribute("viewBox", "0 0 1 1");
+      parts.overlay.setAttribute("preserveAspectRatio", "none");
+      parts.overlay.setAttribute("aria-hidden", "true");
+    }
+    parts.overlay.replaceChildren(...zones.map((z) => {
+      const shape = document.createElementNS(SVG, "polygon");
+      shape.setAttribute("points", z.polygon.map((p) => p.join(",")).join(" "));
+      return shape;
+    }));
+    if (parts.overlay.parentNode !== parts.frame) parts.frame.append(parts.overlay);
+    const now = new Map(live.map((r) => [r.zone, r.smoothed]));
+    parts.zoneFigure.replaceChildren(figure("people", zones.map((z) =>
+      `${z.name} ${now.has(z.name) ? now.get(z.name).toFixed(0) : "—"}`).join(", ")));
+    if (parts.zoneFigure.parentNode !== parts.figures) parts.figures.append(parts.zoneFigure);
+  }
+
+  async function refreshZones() {
+    let zones = [];
+    try { zones = await api("GET", "/api/v1/zones"); } catch { return; }
+    for (const [id, parts] of cards) {
+      const mine = zones.filter((z) => z.camera_id === id);
+      let live = [];
+      if (mine.length) {
+        try { live = await api("GET", `/api/v1/cameras/${id}/crowd`); } catch { live = []; }
+      }
+      showZones(parts, mine, live);
+    }
+  }
+
   async function refresh() {
     try {
       cameras = await WK.all("/api/v1/cameras");
@@ -101,6 +138,7 @@
     if (desired.length !== current.length || desired.some((node, i) => node !== current[i])) {
       wall.replaceChildren(...desired);
     }
+    refreshZones();
     const up = cameras.filter((c) => c.status && c.status.state === "connected").length;
     summary.textContent = `${up} of ${cameras.length} connected`;
   }
