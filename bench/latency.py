@@ -44,7 +44,8 @@ from watchkeeper.api.app import create_app  # noqa: E402
 from watchkeeper.api.metrics import Metrics  # noqa: E402
 from watchkeeper.config import Settings  # noqa: E402
 from watchkeeper.demo import CLIP  # noqa: E402
-from watchkeeper.service import Services, registry  # noqa: E402
+from watchkeeper.service import Services  # noqa: E402
+from watchkeeper.usecases import cameras as registry  # noqa: E402
 from watchkeeper.vision import FaceAnalyzer  # noqa: E402
 
 

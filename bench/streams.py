@@ -47,8 +47,9 @@ from pipeline import machine  # noqa: E402
 from watchkeeper.config import Settings  # noqa: E402
 from watchkeeper.demo import CLIP  # noqa: E402
 from watchkeeper.pipeline import CameraPipeline, CameraWorker  # noqa: E402
-from watchkeeper.service import Services, registry  # noqa: E402
+from watchkeeper.service import Services  # noqa: E402
 from watchkeeper.streams import open_source  # noqa: E402
+from watchkeeper.usecases import cameras as registry  # noqa: E402
 from watchkeeper.vision import FaceAnalyzer  # noqa: E402
 
 WARM_UP_S = 8.0  # the clip has one key frame per 4.2 s loop: decoding starts at the next one

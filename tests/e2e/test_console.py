@@ -12,7 +12,6 @@ photographed at 1366×768 into docs/screenshots/ (shown in the README and docs/c
 from __future__ import annotations
 
 import base64
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
+from support.camera_servers import RtspServer
+from support.service_harness import serve_api
 from watchkeeper.api.app import create_app
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.config import load_settings
@@ -34,9 +35,6 @@ from watchkeeper.service.runtime import Services
 from watchkeeper.vision import FaceAnalyzer
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "integration" / "service"))
-from camera_servers import RtspServer  # noqa: E402  (the service tests' real RTSP server)
-from service_harness import serve_api  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 ray = pytest.importorskip("ray", reason="the [cluster] extra (Ray) is not installed")
 psycopg = pytest.importorskip("psycopg")
 
-from cluster_world import (  # noqa: E402  (it also makes the service tests' servers importable)
+from support.cluster_world import (  # noqa: E402
     GROUP,
     SECRET,
     PausableProxy,
@@ -38,7 +38,6 @@ from cluster_world import (  # noqa: E402  (it also makes the service tests' ser
     mjpeg_camera,
     wait_for,
 )
-
 from watchkeeper.api.app import create_app  # noqa: E402
 from watchkeeper.cluster.buffer import BufferStats  # noqa: E402
 from watchkeeper.cluster.local import LocalCluster  # noqa: E402

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import av
 import pytest
-from policy_world import make_world, sighting_of
 from typer.testing import CliRunner
 
+from support.policy_world import make_world, sighting_of
 from watchkeeper.cli import app
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext
