@@ -23,6 +23,8 @@ import cv2
 import pytest
 from fastapi.testclient import TestClient
 
+from support.tools import require
+
 ray = pytest.importorskip("ray", reason="the [cluster] extra (Ray) is not installed")
 psycopg = pytest.importorskip("psycopg")
 
@@ -85,8 +87,7 @@ def _jpegs() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, analyzer, postgres_database) -> Iterator[Deployment]:
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed (the RTSP camera needs it)")
+    require("ffmpeg")
     root = tmp_path_factory.mktemp("cluster")
     name = postgres_database
     proxy = PausableProxy(PG).start()
