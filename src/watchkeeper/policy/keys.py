@@ -21,14 +21,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from watchkeeper.policy import audit
-from watchkeeper.store import Database, MediaStore, StoreError
+from watchkeeper.store import Database, MediaStore, StoreError, repository
 from watchkeeper.store.crypto import MEDIA, TEMPLATE, Cipher, is_encrypted, key_id, unseal
-from watchkeeper.store.investigations import CaseProbe
-from watchkeeper.store.models import Template
-from watchkeeper.store.policy import SightingTemplate
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +58,14 @@ def rotate(
             staged.append((_stage(path, cipher.encrypt(plain, MEDIA)), path))
         with db.session() as s:
             templates = 0
-            for table in (Template, SightingTemplate, CaseProbe):
-                for row in s.scalars(select(table)):
-                    if cipher.written_with_current_key(row.vector):
-                        skipped += 1
-                        continue
-                    what = f"{table.__tablename__} row {row.id}"
-                    plain = unseal(reader, row.vector, TEMPLATE, what, 4 * row.dimension)
-                    row.vector = cipher.encrypt(plain, TEMPLATE)
-                    templates += 1
+            for row in repository.template_rows(s):
+                if cipher.written_with_current_key(row.vector):
+                    skipped += 1
+                    continue
+                what = f"{row.__tablename__} row {row.id}"
+                plain = unseal(reader, row.vector, TEMPLATE, what, 4 * row.dimension)
+                row.vector = cipher.encrypt(plain, TEMPLATE)
+                templates += 1
             report = RotationReport(
                 key_id(old_key) if old_key else None, cipher.key_id, templates, len(staged), skipped
             )
@@ -102,9 +96,8 @@ def plaintext_left(db: Database, media: MediaStore) -> int:
     """How many templates and files are still unencrypted (after a key is first configured)."""
     count = sum(not is_encrypted(media.path(sha).read_bytes()) for sha in media.shas())
     with db.session(readonly=True) as s:
-        for table in (Template, SightingTemplate, CaseProbe):
-            for vector, dimension in s.execute(select(table.vector, table.dimension)):
-                count += not is_encrypted(vector, 4 * dimension)
+        for vector, dimension in repository.template_vectors(s):
+            count += not is_encrypted(vector, 4 * dimension)
     return count
 
 
