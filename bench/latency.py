@@ -33,13 +33,14 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration" / "service"))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' shared helpers: support.*
+sys.path.insert(0, str(REPO / "tests" / "integration" / "service"))  # its webhook receiver
 
-from camera_servers import RtspServer, free_port  # noqa: E402
-from service_harness import GROUP, add_user, enrol_target, make_context, serve_api  # noqa: E402
 from test_service_notifications import SECRET, SseListener, WebhookReceiver  # noqa: E402
 
 from pipeline import machine  # noqa: E402
+from support.camera_servers import RtspServer, free_port  # noqa: E402
+from support.service_harness import GROUP, add_user, enrol_target, make_context, serve_api  # noqa: E402
 from watchkeeper.api.app import create_app  # noqa: E402
 from watchkeeper.api.metrics import Metrics  # noqa: E402
 from watchkeeper.config import Settings  # noqa: E402

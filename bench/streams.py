@@ -38,12 +38,11 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration" / "service"))
-
-from camera_servers import RtspServer  # noqa: E402
-from service_harness import make_context  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))  # the tests' shared helpers: support.*
 
 from pipeline import machine  # noqa: E402
+from support.camera_servers import RtspServer  # noqa: E402
+from support.service_harness import make_context  # noqa: E402
 from watchkeeper.config import Settings  # noqa: E402
 from watchkeeper.demo import CLIP  # noqa: E402
 from watchkeeper.pipeline import CameraPipeline, CameraWorker  # noqa: E402
