@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from watchkeeper.config import Settings, load_settings
+from watchkeeper.config import Settings, VisionConfig, load_settings
 from watchkeeper.vision import FaceAnalyzer
+from watchkeeper.vision.runtime_openvino import cpu_has_bf16
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "data"
@@ -30,6 +31,19 @@ def clip() -> Path:
 @pytest.fixture(scope="session")
 def analyzer() -> FaceAnalyzer:
     return FaceAnalyzer.from_config(Settings().vision)
+
+
+# Every engine and precision a deployment can run the models on (vision.runtime, precision).
+RUNTIMES = [("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16")]
+
+
+@pytest.fixture(scope="session", params=RUNTIMES, ids=["-".join(case) for case in RUNTIMES])
+def runtime_vision(request: pytest.FixtureRequest) -> VisionConfig:
+    """The default vision settings on each runtime in turn (bf16 only where the CPU has it)."""
+    name, precision = request.param
+    if precision == "bf16" and not cpu_has_bf16():
+        pytest.skip("this CPU has no bf16 instructions (OpenVINO lists none)")
+    return VisionConfig(runtime=name, precision=precision)
 
 
 @pytest.fixture

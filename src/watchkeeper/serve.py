@@ -62,7 +62,7 @@ def run_server(
     cluster: str | None = None,
 ) -> None:
     """Host the API, the cameras and the dispatcher until SIGTERM or Ctrl-C."""
-    from watchkeeper.api.app import create_app  # here: commands that do not serve stay quick
+    from watchkeeper.api.app import SERVER_OPTIONS, create_app  # here: other commands stay quick
     from watchkeeper.api.metrics import Metrics
 
     logs.configure(level, log_json)
@@ -77,7 +77,7 @@ def run_server(
         log_config=None,  # keep ours (JSON or text) for uvicorn's loggers too
         log_level=level,
         timeout_graceful_shutdown=GRACEFUL_HTTP_S,
-        server_header=False,
+        **SERVER_OPTIONS,
         access_log=False,  # requests are counted in /metrics; a log line each is noise
     )
     # Returns after SIGTERM/SIGINT once the services have stopped; uvicorn then re-raises the

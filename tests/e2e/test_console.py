@@ -68,7 +68,8 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory, analyzer: FaceAnalyzer) -> Iterator[Console]:
     settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("console") / "data", api={"cookie_secure": False}
+        data_dir=tmp_path_factory.mktemp("console") / "data",
+        api={"cookie_secure": False, "camera_file_roots": [str(CLIP.parent)]},
     )
     ctx = AppContext(settings, actor="test")
     ctx.__dict__["analyzer"] = analyzer  # the session's models, loaded once

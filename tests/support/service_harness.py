@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
+from watchkeeper.api.app import SERVER_OPTIONS
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP, probe_photo, read_frame
@@ -75,7 +76,9 @@ def serve_api(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2, **SERVER_OPTIONS
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

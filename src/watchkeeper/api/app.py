@@ -17,16 +17,19 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper import __version__
 from watchkeeper.api import ops, problems
-from watchkeeper.api.limits import BodyLimit, LoginLimiter
+from watchkeeper.api.clients import networks
+from watchkeeper.api.limits import BodyLimit, LoginThrottle, RateLimit
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.api.responses import NoSniff, SafeJSONResponse
 from watchkeeper.api.routers import ROUTERS
+from watchkeeper.api.viewlog import SNAPSHOT_WINDOW_S, ViewWindow
 from watchkeeper.context import AppContext
 from watchkeeper.usecases.runtime import Runtime
 from watchkeeper.web import mount as mount_console
@@ -34,6 +37,10 @@ from watchkeeper.web import mount as mount_console
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+# How uvicorn must run this app (``serve`` and the tests alike). uvicorn would otherwise take
+# the client's address from X-Forwarded-For itself, from 127.0.0.1 by default; here
+# ``api.clients`` decides, believing only ``api.trusted_proxies``.
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 def create_app(
@@ -53,7 +60,7 @@ def create_app(
         if load_models:
             threading.Thread(
                 target=ops.load_models,
-                args=(app_ctx, models_ready),
+                args=(app_ctx, app.state.metrics, models_ready),
                 name="load-models",
                 daemon=True,
             ).start()
@@ -79,9 +86,15 @@ def create_app(
     app.state.services = services
     app.state.metrics = metrics or Metrics()
     app.state.models_ready = models_ready
-    app.state.login_limiter = LoginLimiter(
+    app.state.trusted_proxies = networks(settings.trusted_proxies)
+    app.state.login_throttle = LoginThrottle(
         settings.login_max_failures, settings.login_window_seconds
     )
+    app.state.password_throttle = LoginThrottle(
+        settings.login_max_failures, settings.login_window_seconds
+    )
+    app.state.camera_tests = RateLimit(settings.camera_tests_per_minute, 60.0)
+    app.state.snapshot_views = ViewWindow(SNAPSHOT_WINDOW_S)
     # Enrolment runs the detector; one at a time keeps a burst of uploads from starving
     # the camera workers of CPU (and the models need no thread-safety guarantees).
     app.state.enrol_lock = threading.Lock()

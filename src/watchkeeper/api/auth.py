@@ -9,7 +9,9 @@ Two kinds of credential:
   a browser sends cookies with any request, unsafe methods (POST, PUT, PATCH, DELETE) must
   also carry header ``X-CSRF-Token`` equal to the session's token (given at login and in the
   readable cookie ``wk_csrf``): another site can make the browser send the cookie, not read
-  the token. The cookie is also ``SameSite=Strict``; the token is the second lock.
+  the token. The cookie is also ``SameSite=Strict``; the token is the second lock, and a
+  third is the browser's ``Origin``/``Referer``: an unsafe request with the cookie from a
+  page of another site is refused (``api.clients.foreign_origin``).
 
 ``require`` marks the dependency it returns with the permission it checks, so a test can
 walk every route and prove that each one declares a permission.
@@ -31,6 +33,7 @@ from typing import Literal
 
 from fastapi import Request
 
+from watchkeeper.api.clients import foreign_origin
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.policy import accounts
@@ -158,6 +161,10 @@ def _from_session(request: Request, token: str) -> Principal:
         csrf, session_id = row.csrf_token, row.id
         stale = now - row.last_seen_at > TOUCH_INTERVAL
     if request.method not in SAFE_METHODS:
+        if (site := foreign_origin(request)) is not None:
+            raise ProblemError(
+                403, f"a change from a page of another site ({site}) is refused: use this site"
+            )
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), csrf.encode()):
             raise ProblemError(

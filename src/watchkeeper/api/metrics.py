@@ -11,7 +11,7 @@ own collectors in the same registry, e.g. the camera manager::
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -39,6 +39,12 @@ class Metrics:
             "watchkeeper_logins_total",
             "Login attempts by outcome (ok, failed, limited).",
             ["outcome"],
+            registry=self.registry,
+        )
+
+        self.inference_runtime = Info(
+            "watchkeeper_inference_runtime",
+            "What runs the face models (engine, version, device, precision), once loaded.",
             registry=self.registry,
         )
 

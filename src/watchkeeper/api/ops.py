@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchkeeper.api.clients import client_address
 from watchkeeper.api.metrics import CONTENT_TYPE_LATEST, Metrics
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
@@ -54,7 +55,7 @@ def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics (allow-listed networks only)")
 def metrics(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
-    client = request.client.host if request.client else ""
+    client = client_address(request)
     if not _allowed(client, ctx.settings.api.metrics_allow):
         raise ProblemError(403, f"{client or 'this client'} is not in api.metrics_allow")
     registry: Metrics = request.app.state.metrics
@@ -104,13 +105,18 @@ def _route_template(scope: Scope) -> str:
     return str(getattr(route, "path", "unmatched"))
 
 
-def load_models(app_ctx: AppContext, ready: threading.Event) -> None:
-    """Load the face models off the start-up path; ``ready`` is set once they answer."""
+def load_models(app_ctx: AppContext, metrics: Metrics, ready: threading.Event) -> None:
+    """Load the face models off the start-up path; ``ready`` is set once they answer.
+
+    The runtime they loaded on (OpenVINO or ONNX Runtime, and its precision) is exported on
+    /metrics, so an operator can see which one a node chose.
+    """
     try:
-        _ = app_ctx.analyzer
+        runtime = app_ctx.analyzer.runtime
     except Exception:  # readiness stays false; the log says why
         log.exception("the face models could not be loaded: /readyz will answer 503")
         return
+    metrics.inference_runtime.info({"runtime": runtime})
     ready.set()
 
 

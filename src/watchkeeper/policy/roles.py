@@ -22,7 +22,7 @@ PERMISSIONS: MappingProxyType[str, str] = MappingProxyType(
         "API keys, log out.",
         "cameras:read": "List cameras and their status.",
         "cameras:write": "Add, change, enable/disable and delete cameras.",
-        "alerts:read": "See alerts with their face crops.",
+        "alerts:read": "See alerts (their face crops need persons:photos:view).",
         "alerts:review": "Confirm, reject or escalate alerts.",
         "sightings:read": "See matched sightings.",
         "events:read": "Subscribe to the live event stream.",
@@ -30,8 +30,10 @@ PERMISSIONS: MappingProxyType[str, str] = MappingProxyType(
         "watchlists:write": "Create, change and delete watchlists.",
         "persons:read": "List and search watchlist entries (names, reasons, expiry).",
         "persons:write": "Enrol and delete watchlist entries.",
-        "persons:photos:view": "See enrolled photos (every view is audited).",
-        "users:admin": "Create users, change their role, disable them, manage anyone's API keys.",
+        "persons:photos:view": "See face images: enrolled photos, alert face crops and camera "
+        "snapshots (every view is audited).",
+        "users:admin": "Create users, change their role, disable them, list and revoke anyone's "
+        "API keys (never make one for someone else).",
         "cases:read": "See investigation cases, their scans and results (every view is audited).",
         "cases:write": "Open investigation cases, add probe photos, search archived sightings "
         "and recordings, review candidates, request and collect evidence exports.",

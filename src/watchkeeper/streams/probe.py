@@ -8,7 +8,10 @@ frames come; the frames themselves are dropped.
 
 from __future__ import annotations
 
+import os
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,34 @@ from watchkeeper.streams import SourceError, open_source, resolve
 from watchkeeper.streams.base import redact
 
 MAX_URI_LENGTH = 2000
+_DEVICE = re.compile(r"/dev/video\d{1,3}")
+
+
+def check_reachable_by_remote(uri: str, file_roots: Sequence[Path]) -> None:
+    """ValueError unless a remote user may point a camera at ``uri``.
+
+    Network streams and ``/dev/videoN`` devices are fine. A file or folder must lie, after
+    symbolic links are followed, under one of ``file_roots``; otherwise a camera (and its
+    snapshot) would read any file the server can. Outside the roots the answer is the same
+    whether the path exists or not, so it cannot be used to probe the server's files.
+    """
+    try:
+        kind, target = resolve(uri.strip())
+    except SourceError as exc:
+        raise ValueError(str(exc)) from None
+    if kind == "stream":
+        return
+    if kind == "device" and _DEVICE.fullmatch(target):
+        return
+    real = Path(os.path.realpath(unquote(target)))
+    for root in file_roots:
+        if real.is_relative_to(os.path.realpath(root)):
+            return
+    where = ", ".join(str(r) for r in file_roots) or "none are configured"
+    raise ValueError(
+        "file and folder sources must lie under api.camera_file_roots "
+        f"({where}); network streams and /dev/videoN devices need no root"
+    )
 
 
 def check_uri(uri: str) -> str:

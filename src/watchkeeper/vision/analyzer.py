@@ -18,6 +18,7 @@ from watchkeeper.vision.detector import Detector
 from watchkeeper.vision.embedder import Embedder
 from watchkeeper.vision.factory import load_detector, load_embedder
 from watchkeeper.vision.quality import quality_scores
+from watchkeeper.vision.runtime import select_runtime
 
 
 @dataclass(slots=True)
@@ -31,13 +32,17 @@ class AnalysedFaces:
 class FaceAnalyzer:
     """The façade over one detector and one embedder."""
 
-    def __init__(self, detector: Detector, embedder: Embedder) -> None:
+    def __init__(self, detector: Detector, embedder: Embedder, runtime: str = "") -> None:
         self.detector = detector
         self.embedder = embedder
+        self.runtime = runtime  # what runs the models, for logs and system info
 
     @classmethod
     def from_config(cls, config: VisionConfig) -> FaceAnalyzer:
-        return cls(load_detector(config), load_embedder(config))
+        runtime = select_runtime(config)
+        return cls(
+            load_detector(config, runtime), load_embedder(config, runtime), runtime.describe()
+        )
 
     @property
     def model(self) -> str:

@@ -17,10 +17,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from watchkeeper.domain import Faces, FloatArray, ImageArray
 from watchkeeper.vision.models import ModelError, Signature
+from watchkeeper.vision.runtime import CompiledModel
 
 STRIDES = (8, 16, 32)
 
@@ -34,39 +34,39 @@ class Detector(Protocol):
 
 
 class OnnxDetector:
-    """Shared pre- and post-processing of the anchor-free ONNX detectors."""
+    """Shared pre- and post-processing of the anchor-free ONNX detectors, on any runtime."""
 
     name = "detector"
 
     def __init__(
         self,
-        session: ort.InferenceSession,
+        compiled: CompiledModel,
         max_side: int = 1280,
         score_threshold: float = 0.6,
         nms_threshold: float = 0.3,
         min_face_size: int = 0,
         name: str | None = None,
     ) -> None:
-        self.session = session
+        self.compiled = compiled
         self.max_side = max_side
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.min_face_size = min_face_size
         if name:
             self.name = name
-        model_input = session.get_inputs()[0]
+        model_input = compiled.inputs[0]
         self.input_name = model_input.name
         shape = model_input.shape
         fixed = isinstance(shape[2], int) and isinstance(shape[3], int)
-        self.fixed_size: tuple[int, int] | None = (shape[2], shape[3]) if fixed else None
-        self.output_names = [o.name for o in session.get_outputs()]
+        self.fixed_size: tuple[int, int] | None = (int(shape[2]), int(shape[3])) if fixed else None
+        self.output_names = [o.name for o in compiled.outputs]
 
     def detect(self, image: ImageArray) -> Faces:
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an H×W×3 BGR image, got shape {image.shape}")
         canvas, scale = self._fit(image)
         blob = self._normalise(canvas)
-        outputs = self.session.run(self.output_names, {self.input_name: blob})
+        outputs = self.compiled.run({self.input_name: blob}, self.output_names)
         boxes, landmarks, scores = self._decode(outputs, canvas.shape[0], canvas.shape[1])
         keep = scores >= self.score_threshold
         boxes, landmarks, scores = boxes[keep], landmarks[keep], scores[keep]

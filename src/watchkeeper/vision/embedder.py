@@ -11,10 +11,10 @@ from typing import Protocol
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from watchkeeper.domain import FloatArray
 from watchkeeper.vision.models import ModelError, Signature
+from watchkeeper.vision.runtime import CompiledModel
 
 
 class Embedder(Protocol):
@@ -27,12 +27,12 @@ class Embedder(Protocol):
 
 
 class OnnxEmbedder:
-    """A recogniser in ONNX Runtime; subclasses say how pixels are normalised."""
+    """An ONNX recogniser on any runtime; subclasses say how pixels are normalised."""
 
-    def __init__(self, session: ort.InferenceSession, model: str, max_batch: int = 32) -> None:
-        self.session = session
+    def __init__(self, compiled: CompiledModel, model: str, max_batch: int = 32) -> None:
+        self.compiled = compiled
         self.model = model
-        model_input = session.get_inputs()[0]
+        model_input = compiled.inputs[0]
         self.input_name = model_input.name
         batch_dim = model_input.shape[0]
         self.max_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else max_batch
@@ -41,7 +41,7 @@ class OnnxEmbedder:
             raise ModelError(
                 f"{model}: recogniser input is {size}×{size}; aligned crops are 112×112"
             )
-        output_shape = session.get_outputs()[0].shape
+        output_shape = compiled.outputs[0].shape
         self.dimension = int(output_shape[-1]) if isinstance(output_shape[-1], int) else 0
 
     def embed(self, aligned: np.ndarray) -> FloatArray:
@@ -50,7 +50,7 @@ class OnnxEmbedder:
         chunks = []
         for start in range(0, len(aligned), self.max_batch):
             blob = self._normalise(aligned[start : start + self.max_batch])
-            chunks.append(self.session.run(None, {self.input_name: blob})[0])
+            chunks.append(self.compiled.run({self.input_name: blob})[0])
         if not chunks:
             return np.zeros((0, self.dimension), np.float32)
         vectors = np.concatenate(chunks).reshape(len(aligned), -1).astype(np.float32)

@@ -1,8 +1,10 @@
-"""Build the detector and embedder that the config names, bundled or by path.
+"""Build the detector and embedder that the config names, bundled or by path, on its runtime.
 
 Like a plugin registry: a ``kind`` maps to a class, and an unknown kind fails with the known
 ones listed. A user's own file is inspected (its inputs and outputs) before it is used, so a
 recogniser given as a detector is refused with a message instead of failing deep inside.
+The runtime (OpenVINO or ONNX Runtime, ``vision.runtime``) is chosen once per call unless
+the caller passes one, so a detector and an embedder loaded together share it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from watchkeeper.config import ModelConfig, VisionConfig
 from watchkeeper.vision.detector import (
@@ -34,10 +35,10 @@ from watchkeeper.vision.models import (
     ModelError,
     fold_constant_dequantization,
     make_dims_dynamic,
-    open_session,
     parse_model,
     verified_bytes,
 )
+from watchkeeper.vision.runtime import CompiledModel, Runtime, select_runtime
 
 DETECTORS: dict[str, type[OnnxDetector]] = {"yunet": YuNetDetector, "scrfd": ScrfdDetector}
 EMBEDDERS: dict[str, type[OnnxEmbedder]] = {"sface": SFaceEmbedder, "arcface": ArcFaceEmbedder}
@@ -67,13 +68,15 @@ def _resolve(spec: ModelConfig, registry: dict[str, type]) -> tuple[Path, str | 
     return bundled.path(), bundled.sha256, f"{bundled.name}@{spec.version}"
 
 
-def load_detector(config: VisionConfig) -> Detector:
+def load_detector(config: VisionConfig, runtime: Runtime | None = None) -> Detector:
     path, digest, name = _resolve(config.detector, DETECTORS)
     model = fold_constant_dequantization(parse_model(verified_bytes(path, digest), path))
     check_detector_signature(model, config.detector.kind, str(path))
-    session = _open_freed(model, config, name, spatial=True, probe=DETECTOR_PROBE)
+    compiled = _compile_freed(
+        model, runtime or select_runtime(config), name, spatial=True, probe=DETECTOR_PROBE
+    )
     return DETECTORS[config.detector.kind](
-        session,
+        compiled,
         max_side=config.detection_max_side,
         score_threshold=config.detection_threshold,
         nms_threshold=config.nms_threshold,
@@ -82,42 +85,63 @@ def load_detector(config: VisionConfig) -> Detector:
     )
 
 
-def load_embedder(config: VisionConfig) -> Embedder:
+def load_embedder(config: VisionConfig, runtime: Runtime | None = None) -> Embedder:
     path, digest, name = _resolve(config.embedder, EMBEDDERS)
     model = fold_constant_dequantization(parse_model(verified_bytes(path, digest), path))
     check_recogniser_signature(model, str(path))
-    session = _open_freed(model, config, name, spatial=False, probe=EMBEDDER_PROBE)
-    return EMBEDDERS[config.embedder.kind](session, model=name)
+    compiled = _compile_freed(
+        model, runtime or select_runtime(config), name, spatial=False, probe=EMBEDDER_PROBE
+    )
+    return EMBEDDERS[config.embedder.kind](compiled, model=name)
 
 
-def _open_freed(
+def _compile_freed(
     model: onnx.ModelProto,
-    config: VisionConfig,
+    runtime: Runtime,
     name: str,
     spatial: bool,
     probe: tuple[int, ...],
-) -> ort.InferenceSession:
-    """A session with the batch (recognisers) or frame size (detectors) freed, where possible.
+) -> CompiledModel:
+    """A model compiled with the batch (recognisers) or frame size (detectors) freed if it can.
 
     Exporters often fix the input at 1×3×640×640 or the batch at 1. Most graphs still run at
     any size, but some hard-code the size in a ``Reshape``; those fail at the first frame. One
     run at a probe shape tells the two apart, and the second kind keeps its declared input
     (the detector then letterboxes frames onto it, the embedder feeds one crop at a time).
     """
-    providers: list[str] = list(config.providers)
-    threads = config.intra_op_threads
     values = [*model.graph.input, *model.graph.output]
     declared = [onnx.TensorShapeProto() for _ in values]
     for shape, value in zip(declared, values, strict=True):
         shape.CopyFrom(value.type.tensor_type.shape)
-    session = open_session(
-        make_dims_dynamic(model, batch=not spatial, spatial=spatial), providers, threads, name
-    )
     try:
-        session.run(None, {session.get_inputs()[0].name: np.zeros(probe, np.float32)})
-    except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
+        compiled = runtime.compile_onnx(
+            make_dims_dynamic(model, batch=not spatial, spatial=spatial), name
+        )
+        _probe(compiled, probe, batch=not spatial)
+    except Exception as exc:  # each runtime raises its own types, at compile or at run
         log.info("%s only runs at its declared input shape (%s); keeping it", name, exc)
         for shape, value in zip(declared, values, strict=True):
             value.type.tensor_type.shape.CopyFrom(shape)
-        return open_session(model, providers, threads, name)
-    return session
+        return runtime.compile_onnx(model, name)
+    return compiled
+
+
+def _probe(compiled: CompiledModel, shape: tuple[int, ...], batch: bool) -> None:
+    """Run once at ``shape``; for a batch, also check that it equals the items run alone.
+
+    ONNX Runtime fails on a graph whose ``Reshape`` fixes the batch at 1; OpenVINO may instead
+    return one row for the whole batch, which only the comparison catches.
+    """
+    name = compiled.inputs[0].name
+    blob = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+    together = compiled.run({name: blob})[0]
+    if not batch:
+        return
+    alone = np.concatenate([compiled.run({name: blob[i : i + 1]})[0] for i in range(len(blob))])
+    if together.shape != alone.shape:
+        raise ModelError(f"a batch of {len(blob)} gives {together.shape}, not {alone.shape}")
+    rows, single = together.reshape(len(blob), -1), alone.reshape(len(blob), -1)
+    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(single, axis=1)
+    cosine = (rows * single).sum(axis=1) / np.maximum(norms, 1e-12)
+    if cosine.min() < 0.99:  # bf16 differs in the last digits, a wrong row entirely
+        raise ModelError(f"a batch of {len(blob)} does not give the rows of its items")

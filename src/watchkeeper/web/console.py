@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -102,10 +102,26 @@ def _principal(request: Request) -> Principal | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: ``//evil.example`` or ``https://…`` would be an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Only a path on this site, else ``/``: anything else after login is an open redirect.
+
+    Browsers are lenient with what they are given: they drop tabs and newlines anywhere
+    (``/<TAB>/evil.example`` becomes ``//evil.example``), strip leading spaces and control
+    characters, and read ``\\`` as ``/``. So a target must be printable ASCII without
+    spaces or backslashes, start with exactly one ``/``, and name no scheme or host. Percent
+    escapes stay escaped in the link, where a browser never decodes them into a host.
+    """
+    if (
+        not target
+        or not all("!" <= ch <= "~" for ch in target)
+        or "\\" in target
+        or not target.startswith("/")
+        or target.startswith("//")
+    ):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
 
 
 def _to_login(request: Request) -> RedirectResponse:

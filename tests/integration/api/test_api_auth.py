@@ -86,7 +86,7 @@ def test_repeated_failures_are_rate_limited_with_retry_after(start_api):
         statuses = [client.post("/api/v1/auth/login", json=wrong).status_code for _ in range(3)]
         limited = client.post("/api/v1/auth/login", json={"username": "olga", "password": PASSWORD})
     assert statuses == [401, 401, 401]
-    assert limited.status_code == 429  # even the right password waits out the window
+    assert limited.status_code == 429  # even the right password waits, from this client
     assert 0 < int(limited.headers["retry-after"]) <= 60
     assert [a for a, _, _ in _audit_actions(api)][-1] == "auth.login.limited"
 

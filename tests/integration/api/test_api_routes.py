@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -85,9 +86,16 @@ def test_health_and_readiness_need_no_login_and_tell_nothing_more(api: LiveApi):
 
 def test_metrics_are_served_to_the_allow_listed_address_only(start_api):
     local = start_api()
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{local.url}/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
     reply = httpx.get(f"{local.url}/metrics")
     assert reply.status_code == 200
     assert "watchkeeper_http_requests_total" in reply.text
+    # once the face models are loaded, what runs them is named
+    assert re.search(
+        r'watchkeeper_inference_runtime_info\{runtime="(openvino|onnxruntime) ', reply.text
+    )
     elsewhere = start_api(metrics_allow=["10.0.0.0/8"])
     assert httpx.get(f"{elsewhere.url}/metrics").status_code == 403
 

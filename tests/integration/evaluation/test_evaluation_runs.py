@@ -58,6 +58,18 @@ def test_verify_on_deepface_pairs_is_accurate_and_writes_the_report(
     assert json.loads(summary_file.read_text(encoding="utf-8"))["runs"][0]["accuracy"] >= 0.98
 
 
+def test_verify_on_deepface_pairs_stays_accurate_on_each_runtime(
+    runtime_vision: VisionConfig,
+) -> None:
+    """``eval verify`` decides ≥ 98 % of the pairs whichever engine and precision run it."""
+    store = TemplateStore(FaceAnalyzer.from_config(runtime_vision))
+
+    summary = verify(load_pairs(MASTER), store, THRESHOLD, dataset="deepface-pairs").summary()
+
+    assert summary["failure_to_enrol"] == 0
+    assert summary["accuracy"] >= 0.98, summary["accuracy"]
+
+
 def test_identify_subset_finds_mates_and_skips_the_corrupt_portrait(
     store: TemplateStore,
 ) -> None:

@@ -27,7 +27,7 @@ from watchkeeper.vision import FaceAnalyzer
 @pytest.fixture
 def live(tmp_path: Path, analyzer: FaceAnalyzer) -> Iterator[tuple[str, AppContext]]:
     """The API alone (no camera service in the process), as a second API node would run."""
-    ctx = make_context(tmp_path / "data", analyzer)
+    ctx = make_context(tmp_path / "data", analyzer, api={"camera_file_roots": [str(CLIP.parent)]})
     server, thread, url = serve_api(create_app(ctx, load_models=False))
     yield url, ctx
     server.should_exit = True
@@ -46,7 +46,8 @@ def client(url: str, token: str) -> httpx.Client:
         ("rtsp:///no-host", "has no host"),
         ("rtsp://cam.example:99999/x", "port is not a number"),
         ("http://cam .example/x", "spaces or control characters"),
-        ("/nowhere/clip.mp4", "no such file"),
+        ("/nowhere/clip.mp4", "api.camera_file_roots"),
+        (str(CLIP.parent / "missing.mp4"), "no such file"),
     ],
 )
 def test_a_malformed_camera_uri_is_refused_with_the_reason(live, uri, reason):
@@ -106,8 +107,9 @@ def test_the_live_test_says_whether_frames_come(live):
     finally:
         bad.stop()
     assert good["ok"] and (good["width"], good["height"]) == (1920, 1080)
-    assert not garbage["ok"] and "cannot open the stream" in garbage["error"]
-    assert not closed["ok"] and "Connection refused" in closed["error"]
+    # Whatever went wrong, one answer: the API is no port scanner (the log says why).
+    assert not garbage["ok"] and "no frames came" in garbage["error"]
+    assert (closed["ok"], closed["error"]) == (garbage["ok"], garbage["error"])
 
 
 def test_camera_changes_need_cameras_write(live):

@@ -1,6 +1,6 @@
-"""The login limiter's sliding window, on a clock the test controls."""
+"""The login throttle's growing delays, on a clock the test controls."""
 
-from watchkeeper.api.limits import LoginLimiter
+from watchkeeper.api.limits import LoginThrottle
 
 
 class Clock:
@@ -11,30 +11,35 @@ class Clock:
         return self.now
 
 
-def test_the_limit_applies_after_max_failures_and_says_how_long_to_wait():
+def test_the_free_failures_cost_nothing_and_then_the_wait_doubles_up_to_the_cap():
+    throttle = LoginThrottle(3, 10, Clock())
+    assert [throttle.delay(n) for n in range(8)] == [0, 0, 0, 1, 2, 4, 8, 10]
+
+
+def test_retry_after_counts_from_the_last_failure_and_rounds_up():
     clock = Clock()
-    limiter = LoginLimiter(3, 60, clock)
-    for _ in range(3):
-        assert limiter.retry_after("user:a") == 0
-        limiter.failed("user:a")
-        clock.now += 10
-    assert limiter.retry_after("user:a") == 30  # the first failure leaves the window at +60
+    throttle = LoginThrottle(1, 60, clock)
+    throttle.failed("ip:a")
+    throttle.failed("ip:a")  # two failures: wait 2 s
+    clock.now += 0.5
+    assert throttle.retry_after("ip:a") == 2
+    clock.now += 1.5
+    assert throttle.retry_after("ip:a") == 0
 
 
-def test_failures_leave_the_window_and_the_key_is_forgotten():
+def test_a_quiet_key_is_forgotten_and_memory_stays_bounded():
     clock = Clock()
-    limiter = LoginLimiter(2, 60, clock)
-    limiter.failed("ip:1.2.3.4")
-    limiter.failed("ip:1.2.3.4")
-    clock.now += 60
-    assert limiter.retry_after("ip:1.2.3.4") == 0
-    assert limiter._failures == {}  # memory stays bounded by the keys failing right now
+    throttle = LoginThrottle(1, 60, clock)
+    throttle.failed("ip:1.2.3.4")
+    clock.now += 1 + 60
+    assert throttle.retry_after("ip:1.2.3.4") == 0
+    assert throttle._failures == {}  # memory stays bounded by the keys failing right now
 
 
-def test_any_limited_key_blocks_and_success_clears_only_the_username():
+def test_any_throttled_key_blocks_and_success_clears_only_its_own_key():
     clock = Clock()
-    limiter = LoginLimiter(1, 60, clock)
-    limiter.failed("user:a", "ip:x")
-    limiter.succeeded("user:a")
-    assert limiter.retry_after("user:a") == 0
-    assert limiter.retry_after("user:b", "ip:x") == 60
+    throttle = LoginThrottle(1, 60, clock)
+    throttle.failed("pair:x|a", "ip:x")
+    throttle.succeeded("pair:x|a")
+    assert throttle.retry_after("pair:x|a") == 0
+    assert throttle.retry_after("pair:x|b", "ip:x") == 1

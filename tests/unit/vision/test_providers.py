@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnxruntime as ort
 import pytest
 
-from watchkeeper.vision.models import PROVIDER_NAMES, available_providers
+from watchkeeper.vision.runtime_onnx import PROVIDER_NAMES, available_providers
 
 
 def test_only_the_present_providers_are_chosen_in_preference_order() -> None:

@@ -180,6 +180,12 @@ def _expected_face(col: int, row: int, scale: float = 1.0) -> tuple[np.ndarray, 
     return box / scale, points / scale
 
 
+@pytest.fixture(params=["onnxruntime", "openvino"])
+def runtime(request: pytest.FixtureRequest) -> str:
+    """A user's model must run the same on either engine (vision.runtime)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
@@ -198,8 +204,10 @@ def arcface(model_dir: Path) -> tuple[Path, np.ndarray]:
 # --- SCRFD decoding ----------------------------------------------------------------------
 
 
-def test_scrfd_decodes_the_hot_cell_by_the_distance2bbox_formula(scrfd_path: Path) -> None:
-    detector = load_detector(_config(ModelConfig(kind="scrfd", path=scrfd_path)))
+def test_scrfd_decodes_the_hot_cell_by_the_distance2bbox_formula(
+    scrfd_path: Path, runtime: str
+) -> None:
+    detector = load_detector(_config(ModelConfig(kind="scrfd", path=scrfd_path), runtime=runtime))
     col, row = 5, 3
     faces = detector.detect(_red_cell_image(256, 320, col, row))
 
@@ -212,18 +220,18 @@ def test_scrfd_decodes_the_hot_cell_by_the_distance2bbox_formula(scrfd_path: Pat
     assert faces.scores[0] == pytest.approx(_sigmoid(GAIN * red + BIAS), abs=1e-5)
 
 
-def test_scrfd_ignores_a_blue_cell_because_it_reads_rgb(scrfd_path: Path) -> None:
-    detector = load_detector(_config(ModelConfig(kind="scrfd", path=scrfd_path)))
+def test_scrfd_ignores_a_blue_cell_because_it_reads_rgb(scrfd_path: Path, runtime: str) -> None:
+    detector = load_detector(_config(ModelConfig(kind="scrfd", path=scrfd_path), runtime=runtime))
     image = _red_cell_image(256, 320, 5, 3)[:, :, ::-1].copy()  # the cell is now blue
 
     assert len(detector.detect(image)) == 0
 
 
 def test_scrfd_maps_boxes_back_to_source_pixels_when_the_frame_is_scaled_down(
-    scrfd_path: Path,
+    scrfd_path: Path, runtime: str
 ) -> None:
     detector = load_detector(
-        _config(ModelConfig(kind="scrfd", path=scrfd_path), detection_max_side=320)
+        _config(ModelConfig(kind="scrfd", path=scrfd_path), detection_max_side=320, runtime=runtime)
     )
     col, row = 4, 2
     # 640×512 is analysed at 320×256: the red block must cover one stride-32 cell there
@@ -242,12 +250,12 @@ def test_scrfd_maps_boxes_back_to_source_pixels_when_the_frame_is_scaled_down(
     ("hard_coded", "runs_at"), [(False, None), (True, (640, 640))], ids=["convolutional", "reshape"]
 )
 def test_scrfd_declared_at_640x640_runs_freed_unless_its_graph_is_fixed(
-    model_dir: Path, hard_coded: bool, runs_at: tuple[int, int] | None
+    model_dir: Path, hard_coded: bool, runs_at: tuple[int, int] | None, runtime: str
 ) -> None:
     path = build_scrfd(
         model_dir / f"scrfd_shape640x640_{hard_coded}.onnx", fixed=(640, 640), hard_code=hard_coded
     )
-    detector = load_detector(_config(ModelConfig(kind="scrfd", path=path)))
+    detector = load_detector(_config(ModelConfig(kind="scrfd", path=path), runtime=runtime))
     col, row = 7, 6
     faces = detector.detect(_red_cell_image(480, 640, col, row))
 
@@ -258,11 +266,17 @@ def test_scrfd_declared_at_640x640_runs_freed_unless_its_graph_is_fixed(
     np.testing.assert_allclose(faces.landmarks[0], points, atol=1e-2)
 
 
-def test_scrfd_min_face_size_drops_faces_smaller_than_the_setting(scrfd_path: Path) -> None:
+def test_scrfd_min_face_size_drops_faces_smaller_than_the_setting(
+    scrfd_path: Path, runtime: str
+) -> None:
     # the decoded box is (0.5 + 1.0) × (0.75 + 1.25) strides = 48 × 64 px: its shorter side is 48
     image = _red_cell_image(256, 320, 5, 3)
-    kept = load_detector(_config(ModelConfig(kind="scrfd", path=scrfd_path), min_face_size=48))
-    dropped = load_detector(_config(ModelConfig(kind="scrfd", path=scrfd_path), min_face_size=49))
+    kept = load_detector(
+        _config(ModelConfig(kind="scrfd", path=scrfd_path), min_face_size=48, runtime=runtime)
+    )
+    dropped = load_detector(
+        _config(ModelConfig(kind="scrfd", path=scrfd_path), min_face_size=49, runtime=runtime)
+    )
 
     assert len(kept.detect(image)) == 1
     assert len(dropped.detect(image)) == 0
@@ -284,10 +298,12 @@ def _arcface_reference(crops: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 def test_arcface_normalises_rgb_to_minus_one_one_and_l2_normalises(
-    arcface: tuple[Path, np.ndarray],
+    arcface: tuple[Path, np.ndarray], runtime: str
 ) -> None:
     path, weight = arcface
-    embedder = load_embedder(_config(embedder=ModelConfig(kind="arcface", path=path)))
+    embedder = load_embedder(
+        _config(embedder=ModelConfig(kind="arcface", path=path), runtime=runtime)
+    )
     crops = _crops(3)
 
     vectors = embedder.embed(crops)
@@ -304,12 +320,14 @@ def test_arcface_normalises_rgb_to_minus_one_one_and_l2_normalises(
     ids=["dynamic", "fixed", "reshape"],
 )
 def test_arcface_batch_gives_the_same_vectors_as_one_by_one(
-    model_dir: Path, batch: int | str, hard_coded: bool
+    model_dir: Path, batch: int | str, hard_coded: bool, runtime: str
 ) -> None:
     path, _ = build_arcface(
         model_dir / f"arcface_{batch}_{hard_coded}.onnx", batch=batch, hard_coded_batch=hard_coded
     )
-    embedder = load_embedder(_config(embedder=ModelConfig(kind="arcface", path=path)))
+    embedder = load_embedder(
+        _config(embedder=ModelConfig(kind="arcface", path=path), runtime=runtime)
+    )
     crops = _crops(40)  # more than one chunk of 32
 
     together = embedder.embed(crops)
@@ -318,8 +336,12 @@ def test_arcface_batch_gives_the_same_vectors_as_one_by_one(
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
-def test_arcface_embeds_no_crops_to_an_empty_batch(arcface: tuple[Path, np.ndarray]) -> None:
-    embedder = load_embedder(_config(embedder=ModelConfig(kind="arcface", path=arcface[0])))
+def test_arcface_embeds_no_crops_to_an_empty_batch(
+    arcface: tuple[Path, np.ndarray], runtime: str
+) -> None:
+    embedder = load_embedder(
+        _config(embedder=ModelConfig(kind="arcface", path=arcface[0]), runtime=runtime)
+    )
 
     assert embedder.embed(np.zeros((0, 112, 112, 3), np.uint8)).shape == (0, EMBEDDING_SIZE)
 

@@ -21,6 +21,7 @@ from watchkeeper.api.live import runtime
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
+from watchkeeper.policy import audit
 from watchkeeper.store import alerts as alert_store
 
 router = APIRouter(tags=["alerts"])
@@ -136,22 +137,27 @@ def get_alert(
 
 @router.get(
     "/alerts/{alert_id}/crop",
-    summary="The face crop of the alert (JPEG)",
+    summary="The face crop of the alert (JPEG; audited as alert.crop.view)",
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def alert_crop(
     request: Request,
     alert_id: int,
-    _: Annotated[Principal, Depends(require("alerts:read"))],
+    principal: Annotated[Principal, Depends(require("persons:photos:view"))],
 ) -> Response:
+    """A face is a face wherever it is shown: the crop needs the permission of enrolled
+    photos (checked before the alert is looked up) and every view is audited."""
     ctx = _ctx(request)
-    with ctx.db.session(readonly=True) as s:
+    with ctx.db.session() as s:
         sha = alert_store.view_alert(s, alert_id).crop_sha256
-    if sha is None:
-        raise ProblemError(404, f"alert {alert_id} has no face crop")
-    return Response(
-        ctx.media.read(sha), media_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
-    )
+        if sha is None:
+            raise ProblemError(404, f"alert {alert_id} has no face crop")
+        data = ctx.media.read(sha)
+        audit.record(
+            s, principal.actor, "alert.crop.view", "alert", alert_id,
+            details={"alert": alert_id, "sha256": sha},
+        )  # fmt: skip
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.post("/alerts/{alert_id}/review", response_model=AlertOut, summary="Review an alert")

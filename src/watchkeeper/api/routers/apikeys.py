@@ -1,4 +1,9 @@
-"""API keys for machines: made by their owner (or an admin), shown once, revocable.
+"""API keys for machines: made by their owner only, shown once, revocable.
+
+A key acts as its owner: the audit log credits the owner, and the distinct-person rules
+(two confirmations, four-eyes approvals and exports) count the owner. So nobody, an admin
+included, may make a key for someone else: it would be a credential acting as another person
+(finding 1 of the 2026-11 attacker test). An admin may list and revoke anyone's keys.
 
 A key's scopes are a subset of its owner's permissions; it can never do more than the
 owner's role allows today, even if the role was lowered after the key was made.
@@ -43,7 +48,10 @@ class ApiKeyCreate(BaseModel):
     scopes: list[str] | None = Field(
         default=None, description="Permissions of the key; default: all of the owner's."
     )
-    user: str | None = Field(default=None, description="Owner (admins only); default: the caller.")
+    user: str | None = Field(
+        default=None,
+        description="The owner; must be the caller (keys are made by their owner only).",
+    )
 
 
 def key_out(key: ApiKey) -> ApiKeyOut:
@@ -92,22 +100,22 @@ def create_key(
     body: ApiKeyCreate,
     principal: Annotated[Principal, Depends(require("account:self"))],
 ) -> ApiKeyCreated:
+    if body.user is not None and body.user != principal.username:
+        raise ProblemError(
+            403,
+            "API keys are made by their owner only: a key acts as its owner in the audit log "
+            "and the two-person rules; that user must log in and make it",
+        )
+    # A key made with a key can never have more than the key that made it.
+    wanted = set(body.scopes or principal.scopes)
+    if not wanted <= principal.scopes:
+        raise ProblemError(
+            403, f"scope(s) {', '.join(sorted(wanted - principal.scopes))} exceed the "
+            "caller's own permissions",
+        )  # fmt: skip
     with _ctx(request).db.session() as s:
-        if body.user is not None and body.user != principal.username:
-            if not principal.can("users:admin"):
-                raise ProblemError(403, "making keys for another user needs users:admin")
-            owner = store.get_user(s, body.user)
-            scopes = body.scopes
-        else:
-            owner = store.get_user(s, principal.user_id)
-            # A key made with a key can never have more than the key that made it.
-            wanted = set(body.scopes or principal.scopes)
-            if not wanted <= principal.scopes:
-                raise ProblemError(
-                    403, f"scope(s) {', '.join(sorted(wanted - principal.scopes))} exceed the "
-                    "caller's own permissions",
-                )  # fmt: skip
-            scopes = sorted(wanted)
+        owner = store.get_user(s, principal.user_id)
+        scopes = sorted(wanted)
         issued = accounts.create_api_key(s, principal.actor, owner, body.name, scopes)
         return ApiKeyCreated(**key_out(issued.key).model_dump(), token=issued.token)
 

@@ -1,9 +1,12 @@
 """Logging in and out of a browser session, and asking who one is.
 
 Login takes JSON or an HTML form, so the console's login page works without JavaScript.
-Every attempt is audited (``auth.login``, ``auth.login.failed``, ``auth.login.limited``);
-the password never is. Failures are rate-limited per username and per client address (see
-``api.limits.LoginLimiter``).
+Every attempt is audited (``auth.login``, ``auth.login.failed``, ``auth.login.limited``,
+``auth.login.refused``); the password never is. Failures slow down the client that makes
+them, in all and at that account, never the account itself (``api.limits.LoginThrottle``);
+the client's address is believed from X-Forwarded-For only behind ``api.trusted_proxies``
+(``api.clients``). A login posted from a page of another site is refused (login CSRF: it
+would log the victim's browser into the attacker's account).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.api.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, require
-from watchkeeper.api.limits import LoginLimiter
+from watchkeeper.api.clients import client_address, foreign_origin
+from watchkeeper.api.limits import LoginThrottle
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
@@ -63,8 +67,10 @@ class MeOut(BaseModel):
     },
 )
 async def login(request: Request, response: Response) -> LoginOut:
+    client = client_address(request)
+    if (site := foreign_origin(request)) is not None:
+        await run_in_threadpool(_refuse_foreign, request, site, client)
     credentials = await _read_credentials(request)
-    client = request.client.host if request.client else "unknown"
     outcome = await run_in_threadpool(_login, request, credentials, client)
     settings = request.app.state.ctx.settings.api
     max_age = int(timedelta(hours=settings.session_max_hours).total_seconds())
@@ -84,12 +90,22 @@ async def login(request: Request, response: Response) -> LoginOut:
     return outcome[1]
 
 
+def _refuse_foreign(request: Request, site: str, client: str) -> None:
+    ctx: AppContext = request.app.state.ctx
+    with ctx.db.session() as s:
+        audit.record(
+            s, "anonymous", "auth.login.refused", "user", None,
+            details={"client": client, "origin": site},
+        )  # fmt: skip
+    raise ProblemError(403, f"a login from a page of another site ({site}) is refused")
+
+
 def _login(request: Request, credentials: LoginIn, client: str) -> tuple[str, LoginOut]:
     ctx: AppContext = request.app.state.ctx
-    limiter: LoginLimiter = request.app.state.login_limiter
+    limiter: LoginThrottle = request.app.state.login_throttle
     metrics: Metrics = request.app.state.metrics
     username = credentials.username
-    keys = (f"user:{username}", f"ip:{client}")
+    keys = (f"ip:{client}", f"pair:{client}|{username}")
     shown = username[:_AUDIT_NAME_LIMIT]
     wait = limiter.retry_after(*keys)
     if wait:
@@ -100,7 +116,7 @@ def _login(request: Request, credentials: LoginIn, client: str) -> tuple[str, Lo
             )
         raise ProblemError(
             429,
-            f"too many failed logins; try again in {wait} s",
+            f"too many failed logins from this client; try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
     now = datetime.now(UTC)
@@ -134,7 +150,7 @@ def _login(request: Request, credentials: LoginIn, client: str) -> tuple[str, Lo
                 details={"client": client},
             )  # fmt: skip
         raise ProblemError(401, "wrong username or password, or the account is disabled")
-    limiter.succeeded(keys[0])
+    limiter.succeeded(keys[1])
     metrics.logins.labels("ok").inc()
     return issued.token, out
 

@@ -5,28 +5,47 @@ worker is restarted with the new settings (or stopped, when disabled or deleted)
 checked before anything is stored: an unknown scheme, a URL without a host or a bad port is
 a 422 with the reason. ``POST /cameras/test`` opens a URI for a few seconds and says whether
 frames come, for the console's "live test" before saving.
+
+The server opens what a camera names, so the API guards what it may name (finding 5 of the
+2026-11 attacker test): files and folders only under ``api.camera_file_roots``; a failed
+test answers one error whatever went wrong, after the full time asked for, so it tells a
+closed port from an open one no better than a missing file from an existing one (the
+reason goes to the server's log); tests are audited (``camera.test``) and limited to
+``api.camera_tests_per_minute`` per user. A snapshot is a face image: it needs
+``persons:photos:view`` and its viewing is audited (``camera.snapshot.view``, once per
+viewer and camera every ten minutes, see ``api.viewlog``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.limits import RateLimit
 from watchkeeper.api.live import runtime
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.api.problems import ProblemError
+from watchkeeper.api.viewlog import ViewWindow
 from watchkeeper.context import AppContext
+from watchkeeper.policy import audit
 from watchkeeper.store import cameras as camera_store
-from watchkeeper.streams.probe import check_uri, probe
+from watchkeeper.streams.base import redact
+from watchkeeper.streams.probe import ProbeResult, check_reachable_by_remote, check_uri, probe
 from watchkeeper.usecases import cameras as registry
 from watchkeeper.usecases.runtime import CameraControl, CameraStatus
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["cameras"])
+NO_FRAMES = (
+    "no frames came: the source is unreachable, refused the connection or sent nothing "
+    "that decodes as video (the server's log says which)"
+)
 
 Roi = Annotated[
     list[float] | None,
@@ -148,6 +167,16 @@ def _unprocessable(exc: ValueError) -> ProblemError:
     return ProblemError(422, str(exc), title="Invalid camera")
 
 
+def _check_remote_uri(request: Request, uri: str | None) -> None:
+    """422 for a URI a remote user may not point a camera at (see the module docstring)."""
+    if uri is None:
+        return
+    try:
+        check_reachable_by_remote(uri, _ctx(request).settings.api.camera_file_roots)
+    except ValueError as exc:
+        raise _unprocessable(exc) from None
+
+
 @router.get("", response_model=Page[CameraOut], summary="List cameras with their status")
 def list_cameras(
     request: Request,
@@ -170,6 +199,7 @@ def create_camera(
     body: CameraCreate,
     principal: Annotated[Principal, Depends(require("cameras:write"))],
 ) -> CameraOut:
+    _check_remote_uri(request, body.uri)
     try:
         document = registry.add_camera(_ctx(request).db, principal.actor, body.model_dump())
     except registry.CameraConfigError as exc:
@@ -178,15 +208,42 @@ def create_camera(
     return CameraOut(**registry.with_status(document, _status(request, document["id"])))
 
 
-@router.post("/test", response_model=CameraTestOut, summary="Try a URI: do frames come?")
-async def test_camera(
-    body: CameraTest, _: Annotated[Principal, Depends(require("cameras:write"))]
+@router.post(
+    "/test",
+    response_model=CameraTestOut,
+    summary="Try a URI: do frames come? (audited; limited per user)",
+    responses={429: {"description": "More than api.camera_tests_per_minute tests"}},
+)
+def test_camera(
+    request: Request,
+    body: CameraTest,
+    principal: Annotated[Principal, Depends(require("cameras:write"))],
 ) -> CameraTestOut:
+    ctx = _ctx(request)
+    limit: RateLimit = request.app.state.camera_tests
+    if wait := limit.take(f"user:{principal.user_id}"):
+        raise ProblemError(
+            429,
+            f"more than {limit.limit} camera tests in a minute (api.camera_tests_per_minute); "
+            f"try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    _check_remote_uri(request, body.uri)
     try:
         uri = check_uri(body.uri)
     except ValueError as exc:
         raise _unprocessable(exc) from None
-    result = await run_in_threadpool(probe, uri, body.seconds)
+    started = time.monotonic()
+    result = probe(uri, body.seconds)
+    if not result.ok:
+        log.info("camera test of %s by %s: %s", redact(uri), principal.actor, result.error)
+        time.sleep(max(0.0, body.seconds - (time.monotonic() - started)))
+        result = ProbeResult(False, 0, body.seconds, error=NO_FRAMES)
+    with ctx.db.session() as s:
+        audit.record(
+            s, principal.actor, "camera.test", "camera", None,
+            details={"uri": redact(uri), "ok": result.ok, "frames": result.frames},
+        )  # fmt: skip
     return CameraTestOut(**result.as_dict())
 
 
@@ -209,6 +266,11 @@ def patch_camera(
     principal: Annotated[Principal, Depends(require("cameras:write"))],
 ) -> CameraOut:
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    if changes.get("uri") is not None:
+        with _ctx(request).db.session(readonly=True) as s:
+            stored = camera_store.get_camera(s, camera_id).uri
+        if changes["uri"] not in (stored, redact(stored)):  # a form sending the URI back is fine
+            _check_remote_uri(request, changes["uri"])
     for field in ("name", "uri", "group", "analysis_fps", "enabled"):
         if field in changes and changes[field] is None:
             raise ProblemError(422, f"{field} cannot be null", title="Invalid camera")
@@ -255,18 +317,26 @@ def camera_status(
 
 @router.get(
     "/{camera_id}/snapshot",
-    summary="The latest analysed frame as JPEG (from memory; never stored)",
+    summary="The latest analysed frame as JPEG (from memory; never stored; audited)",
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def camera_snapshot(
     request: Request,
     camera_id: int,
-    _: Annotated[Principal, Depends(require("cameras:read"))],
+    principal: Annotated[Principal, Depends(require("persons:photos:view"))],
 ) -> Response:
-    with _ctx(request).db.session(readonly=True) as s:
+    ctx = _ctx(request)
+    with ctx.db.session(readonly=True) as s:
         name = camera_store.get_camera(s, camera_id).name
     manager = _manager(request)
     jpeg = manager.snapshot(camera_id) if manager is not None else None
     if jpeg is None:
         raise ProblemError(404, f'camera "{name}" has no frame yet (not running or not connected)')
+    views: ViewWindow = request.app.state.snapshot_views
+    if views.first_in_window(principal.actor, camera_id):
+        with ctx.db.session() as s:
+            audit.record(
+                s, principal.actor, "camera.snapshot.view", "camera", camera_id,
+                details={"name": name, "covers_s": views.window_s},
+            )  # fmt: skip
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

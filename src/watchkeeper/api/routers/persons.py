@@ -3,7 +3,8 @@
 Enrolment reuses ``enrolment.enrol_person``: every photo is checked (an image, one face, good
 enough quality) before anything is written, and the person, photos, templates and audit
 record are stored together. Viewing an enrolled photo is itself a sensitive act and is
-audited as ``person.photo.view``; listing and reading a person never returns photo bytes.
+audited as ``person.photo.view``; so is a search by name (``person.search``). Listing and
+reading a person never returns photo bytes.
 """
 
 from __future__ import annotations
@@ -80,15 +81,26 @@ def person_out(person: Person) -> PersonOut:
 
 
 def _search(
-    request: Request, page: PageParams, watchlist_id: int | None, q: str | None
+    request: Request,
+    principal: Principal,
+    page: PageParams,
+    watchlist_id: int | None,
+    q: str | None,
 ) -> Page[PersonOut]:
-    with _ctx(request).db.session(readonly=True) as s:
+    """List persons; a search by name (``q``) is audited as ``person.search`` with what was
+    searched and how many were found, since looking someone up is itself sensitive."""
+    with _ctx(request).db.session() as s:
         if watchlist_id is not None:
             repository.get_watchlist(s, watchlist_id)  # 404 for a list that does not exist
         rows = [
             person_out(p)
             for p in repository.search_persons(s, watchlist_id, q, page.after, page.limit + 1)
         ]
+        if q:
+            audit.record(
+                s, principal.actor, "person.search", "person", None,
+                details={"q": q, "watchlist": watchlist_id, "results": min(len(rows), page.limit)},
+            )  # fmt: skip
     return paginate(request, rows, page, key=lambda p: p.id)
 
 
@@ -106,21 +118,21 @@ def list_watchlist_persons(
     request: Request,
     watchlist_id: int,
     page: Annotated[PageParams, Depends(page_params)],
-    _: Annotated[Principal, Depends(require("persons:read"))],
+    principal: Annotated[Principal, Depends(require("persons:read"))],
     q: SearchText = None,
 ) -> Page[PersonOut]:
-    return _search(request, page, watchlist_id, q)
+    return _search(request, principal, page, watchlist_id, q)
 
 
 @router.get("/persons", response_model=Page[PersonOut], summary="Search persons by name")
 def list_persons(
     request: Request,
     page: Annotated[PageParams, Depends(page_params)],
-    _: Annotated[Principal, Depends(require("persons:read"))],
+    principal: Annotated[Principal, Depends(require("persons:read"))],
     q: SearchText = None,
     watchlist_id: Annotated[int | None, Query(description="Only this watchlist.")] = None,
 ) -> Page[PersonOut]:
-    return _search(request, page, watchlist_id, q)
+    return _search(request, principal, page, watchlist_id, q)
 
 
 @router.post(

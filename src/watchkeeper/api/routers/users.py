@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.clients import client_address
+from watchkeeper.api.limits import LoginThrottle
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
-from watchkeeper.policy import accounts
+from watchkeeper.policy import accounts, audit
 from watchkeeper.store import auth as store
 from watchkeeper.store.auth import User
 
@@ -103,11 +105,34 @@ def change_own_password(
     body: PasswordChange,
     principal: Annotated[Principal, Depends(require("account:self"))],
 ) -> Response:
-    with _ctx(request).db.session() as s:
+    """A wrong current password is audited and slows the account's next tries, so a session
+    left open cannot be used to guess the password behind it."""
+    throttle: LoginThrottle = request.app.state.password_throttle
+    key = f"user:{principal.user_id}"
+    if wait := throttle.retry_after(key):
+        raise ProblemError(
+            429,
+            f"too many wrong current passwords; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    ctx = _ctx(request)
+    with ctx.db.session(readonly=True) as s:
+        right = accounts.password_matches(
+            store.get_user(s, principal.user_id).password_hash, body.current_password
+        )
+    with ctx.db.session() as s:
         user = store.get_user(s, principal.user_id)
-        if not accounts.password_matches(user.password_hash, body.current_password):
-            raise ProblemError(403, "the current password is wrong")
-        accounts.change_password(s, principal.actor, user, body.new_password)
+        if not right:
+            audit.record(
+                s, principal.actor, "user.password.failed", "user", user.id,
+                details={"client": client_address(request)},
+            )  # fmt: skip
+        else:
+            accounts.change_password(s, principal.actor, user, body.new_password)
+    if not right:
+        throttle.failed(key)
+        raise ProblemError(403, "the current password is wrong")
+    throttle.succeeded(key)
     return Response(status_code=204)
 
 

@@ -56,7 +56,12 @@
   }
 
   // Load the next snapshot off-screen and swap it in, so the wall never flickers.
+  // A frame shows faces: it needs the face-image permission (auditors see the figures only).
   function refreshFrame(parts, camera) {
+    if (!can("persons:photos:view")) {
+      parts.frame.textContent = "Live frames need the persons:photos:view permission";
+      return;
+    }
     if (parts.loading) return;
     parts.loading = true;
     const next = new Image();
