@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint screenshots bench clean
 
 setup: $(VENV)/.installed
 
@@ -31,8 +31,14 @@ test: setup
 	$(MAKE) lint
 	$(BIN)/pytest
 
+# Tests write screenshots to build/screenshots/ (the tree stays clean); this refreshes the
+# ones the README and docs/console.md show.
+screenshots: setup
+	./scripts/start-services.sh
+	WATCHKEEPER_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/e2e
+
 bench: setup
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) watchkeeper-data .pytest_cache .ruff_cache
+	rm -rf $(VENV) watchkeeper-data build .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

@@ -45,21 +45,23 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration" / "service"))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' shared helpers: support.*
+sys.path.insert(0, str(REPO / "tests" / "integration" / "service"))  # its webhook receiver
 
 import av  # noqa: E402
 import cv2  # noqa: E402
-from camera_servers import RtspServer, free_port  # noqa: E402
-from service_harness import GROUP, add_user, enrol_target, make_context, serve_api  # noqa: E402
 from test_service_notifications import SECRET, SseListener, WebhookReceiver  # noqa: E402
 
 from pipeline import machine  # noqa: E402
+from support.camera_servers import RtspServer, free_port  # noqa: E402
+from support.service_harness import GROUP, add_user, enrol_target, make_context, serve_api  # noqa: E402
 from watchkeeper.api.app import create_app  # noqa: E402
 from watchkeeper.api.metrics import Metrics  # noqa: E402
 from watchkeeper.config import Settings  # noqa: E402
 from watchkeeper.demo import CLIP  # noqa: E402
 from watchkeeper.recognition import Recogniser  # noqa: E402
-from watchkeeper.service import Services, registry  # noqa: E402
+from watchkeeper.service import Services  # noqa: E402
+from watchkeeper.usecases import cameras as registry  # noqa: E402
 from watchkeeper.vision import AnalysedFaces, FaceAnalyzer  # noqa: E402
 
 THUMB = (64, 36)

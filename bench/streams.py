@@ -38,17 +38,17 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration" / "service"))
-
-from camera_servers import RtspServer  # noqa: E402
-from service_harness import make_context  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))  # the tests' shared helpers: support.*
 
 from pipeline import machine  # noqa: E402
+from support.camera_servers import RtspServer  # noqa: E402
+from support.service_harness import make_context  # noqa: E402
 from watchkeeper.config import Settings  # noqa: E402
 from watchkeeper.demo import CLIP  # noqa: E402
 from watchkeeper.pipeline import CameraPipeline, CameraWorker  # noqa: E402
-from watchkeeper.service import Services, registry  # noqa: E402
+from watchkeeper.service import Services  # noqa: E402
 from watchkeeper.streams import open_source  # noqa: E402
+from watchkeeper.usecases import cameras as registry  # noqa: E402
 from watchkeeper.vision import FaceAnalyzer  # noqa: E402
 
 WARM_UP_S = 8.0  # the clip has one key frame per 4.2 s loop: decoding starts at the next one

@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
-from rich.table import Table
+from rich.table import Column, Table
+from typer.core import TyperGroup
 
 from watchkeeper import __version__
 from watchkeeper.api.cli import apikey_app, user_app
@@ -60,7 +62,48 @@ USER_ERRORS = (
     ZoneError,
 )
 
+# The root command's options and whether each takes a value. They may follow the verb too
+# (``watchkeeper run clip.mp4 --data-dir D``): ``hoist_global_options`` moves them in front.
+GLOBAL_OPTIONS = {"--data-dir": True, "--config": True, "--verbose": False, "-v": False}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """The arguments with the root command's options moved in front of the verb.
+
+    Click reads an option only at the level of the command that declares it; people type
+    global options wherever they remember them. No sub-command declares these names, so
+    moving them is unambiguous; everything after ``--`` is left as it is.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        takes_value = GLOBAL_OPTIONS.get(name)
+        if takes_value is None:
+            rest.append(arg)
+        elif takes_value and "=" not in arg and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 1
+        else:
+            front.append(arg)
+        i += 1
+    return front + rest
+
+
+class _Root(TyperGroup):
+    """The ``watchkeeper`` group, accepting its options after the verb as well."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+
 app = typer.Typer(
+    cls=_Root,
     help="Watchkeeper: accountable live facial recognition against purpose-bound watchlists.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -280,7 +323,8 @@ def person_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "watchlist", "state", "reason", "expires", "photos", "enrolled by")
+    state = Column("state", no_wrap=True)  # the one column a reader must not misread
+    table = Table("id", "name", "watchlist", state, "reason", "expires", "photos", "enrolled by")
     for r in rows:
         table.add_row(
             str(r["id"]), r["name"], r["watchlist"], entries.STATE_WORDS[r["state"]],

@@ -18,7 +18,6 @@ on its own in tests/integration.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +34,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "api"))
-from live_api import LiveApi, serve
-
+from support.live_api import LiveApi, serve
 from watchkeeper.api.app import create_app
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext
 from watchkeeper.policy import audit
-from watchkeeper.service import registry
+from watchkeeper.usecases import cameras as registry
 from watchkeeper.vision import FaceAnalyzer
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

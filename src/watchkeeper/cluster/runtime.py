@@ -15,9 +15,9 @@ passes through the driver. The driver learns of new alerts by reading the alerts
 outbox at least once with an idempotency key per alert and target. There is exactly one
 dispatcher: the outbox has no claim on rows, so two would deliver twice.
 
-:class:`ClusterServices` has the members the API reads from ``app.state.services``
+:class:`ClusterServices` implements :class:`~watchkeeper.usecases.runtime.Runtime`
 (``cameras``, ``alerts``, ``broker``, ``start``, ``stop``), like the single-machine
-:class:`~watchkeeper.service.Services`.
+:class:`~watchkeeper.service.Services`; ``serve.build_runtime`` picks one of the two.
 """
 
 from __future__ import annotations

@@ -33,15 +33,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from watchkeeper.store import audit_log
 from watchkeeper.store.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
 AUDIT_HEAD_KEY = "watchkeeper.audit_head"  # Session.info: the head this session appended
-# Any fixed 64-bit number: all Watchkeeper processes must use the same one.
-_PG_LOCK_KEY = 0x5741_5443_484B_4155
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +70,7 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+    audit_log.lock_chain(session)
     last = head(session)
     try:
         details_json = None if details is None else _canonical(details)
@@ -99,10 +96,8 @@ def record(
 
 def head(session: Session) -> ChainHead:
     """The newest event, to export and later pass to :func:`verify` as ``anchor``."""
-    row = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    return ChainHead(0, GENESIS_HASH) if row is None else ChainHead(row.seq, row.hash)
+    link = audit_log.last_link(session)
+    return ChainHead(0, GENESIS_HASH) if link is None else ChainHead(*link)
 
 
 def verify(session: Session, anchor: ChainHead | None = None) -> ChainReport:
@@ -113,8 +108,7 @@ def verify(session: Session, anchor: ChainHead | None = None) -> ChainReport:
         return ChainReport(False, checked, seq, problem, last.seq, last.hash)
 
     expected, prev_hash, anchor_hash = 1, GENESIS_HASH, None
-    query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
-    for event in session.scalars(query):
+    for event in audit_log.events_in_order(session):
         checked = expected - 1
         if event.seq != expected:
             return broken(expected, checked, f"event {expected} is missing (next is {event.seq})")

@@ -16,11 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from watchkeeper.policy import approvals, audit
-from watchkeeper.store import Database, StoreError
-from watchkeeper.store.models import AuditEvent
+from watchkeeper.store import Database, StoreError, audit_log
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +57,7 @@ def export_audit_to(
                 },
                 ensure_ascii=False,
             )
-            for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+            for e in audit_log.events_in_order(s)
         ]
         data = ("\n".join(lines) + "\n").encode("utf-8")
         head = audit.head(s)

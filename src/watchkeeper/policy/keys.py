@@ -21,14 +21,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from watchkeeper.policy import audit
-from watchkeeper.store import Database, MediaStore, StoreError
+from watchkeeper.store import Database, MediaStore, StoreError, repository
+from watchkeeper.store import cameras as camera_store
 from watchkeeper.store.crypto import MEDIA, TEMPLATE, Cipher, is_encrypted, key_id, unseal
-from watchkeeper.store.investigations import CaseProbe
-from watchkeeper.store.models import Camera, Template
-from watchkeeper.store.policy import SightingTemplate
 from watchkeeper.store.uri_secrets import (
     has_password,
     has_plaintext_password,
@@ -73,17 +69,16 @@ def rotate(
             staged.append((_stage(path, cipher.encrypt(plain, MEDIA, subject=sha)), path))
         with db.session() as s:
             templates = 0
-            for table in (Template, SightingTemplate, CaseProbe):
-                for row in s.scalars(select(table)):
-                    if cipher.written_with_current_key(row.vector):
-                        skipped += 1
-                        continue
-                    what = f"{table.__tablename__} row {row.id}"
-                    plain = unseal(reader, row.vector, TEMPLATE, what, 4 * row.dimension)
-                    row.vector = cipher.encrypt(plain, TEMPLATE)
-                    templates += 1
+            for row in repository.template_rows(s):
+                if cipher.written_with_current_key(row.vector):
+                    skipped += 1
+                    continue
+                what = f"{row.__tablename__} row {row.id}"
+                plain = unseal(reader, row.vector, TEMPLATE, what, 4 * row.dimension)
+                row.vector = cipher.encrypt(plain, TEMPLATE)
+                templates += 1
             passwords = 0
-            for camera in s.scalars(select(Camera)):
+            for camera in camera_store.list_cameras(s):
                 if sealed_with(camera.uri, cipher):
                     skipped += 1
                 elif has_password(camera.uri):  # plain, or under the old key
@@ -126,10 +121,9 @@ def plaintext_left(db: Database, media: MediaStore) -> int:
     """How many templates and files are still unencrypted (after a key is first configured)."""
     count = sum(not is_encrypted(media.path(sha).read_bytes()) for sha in media.shas())
     with db.session(readonly=True) as s:
-        for table in (Template, SightingTemplate, CaseProbe):
-            for vector, dimension in s.execute(select(table.vector, table.dimension)):
-                count += not is_encrypted(vector, 4 * dimension)
-        count += sum(map(has_plaintext_password, s.scalars(select(Camera.uri))))
+        for vector, dimension in repository.template_vectors(s):
+            count += not is_encrypted(vector, 4 * dimension)
+        count += sum(has_plaintext_password(c.uri) for c in camera_store.list_cameras(s))
     return count
 
 

@@ -17,15 +17,16 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.policy import audit
 from watchkeeper.policy.deployments import describe
 from watchkeeper.policy.eligibility import DEFAULT_GROUP
+from watchkeeper.store import alerts as alert_store
 from watchkeeper.store import crowd as crowd_store
 from watchkeeper.store import policy as policy_store
-from watchkeeper.store.models import PURPOSES, Match, Person, Watchlist
+from watchkeeper.store import repository
+from watchkeeper.store.models import PURPOSES
 from watchkeeper.store.policy import BLOCK_REASONS
 
 ALERT_STATES = ("new", "confirmed", "rejected", "escalated")
@@ -91,7 +92,7 @@ def build_report(s: Session, start: datetime, end: datetime) -> dict[str, Any]:
             "frames_analysed": sum(r.frames for r in activity),
             "faces_analysed": sum(r.faces for r in activity),
             "sightings": sum(r.sightings for r in activity),
-            "matches_stored": _count_between(s, Match.created_at, start, end),
+            "matches_stored": repository.matches_between(s, start, end),
         },
         "faces_analysed_over_time": {k: dict(v) for k, v in sorted(buckets.items())},
         "alerts": _alerts(s, start, end),
@@ -154,24 +155,13 @@ def _union_hours(spans: list[tuple[datetime, datetime]]) -> float:
     return total / 3600
 
 
-def _count_between(s: Session, column: Any, start: datetime, end: datetime) -> int:
-    query = select(func.count()).where(column >= start, column < end)
-    return int(s.scalar(query) or 0)
-
-
 def _alerts(s: Session, start: datetime, end: datetime) -> dict[str, Any]:
     """Alerts raised in the period by their current state; 0 with a note where none exist."""
-    if not inspect(s.get_bind()).has_table("alerts"):
+    counted = alert_store.state_counts(s, start, end)
+    if counted is None:
         return {**dict.fromkeys(ALERT_STATES, 0), "total": 0, "false_alert_rate": None,
                 "note": "this installation has no alerts table"}  # fmt: skip
-    from watchkeeper.store.alerts import Alert
-
-    rows = s.execute(
-        select(Alert.state, func.count())
-        .where(Alert.created_at >= start, Alert.created_at < end)
-        .group_by(Alert.state)
-    )
-    states = dict.fromkeys(ALERT_STATES, 0) | {state: int(n) for state, n in rows}
+    states = dict.fromkeys(ALERT_STATES, 0) | counted
     decided = states["confirmed"] + states["rejected"]
     return {
         **states,
@@ -188,9 +178,7 @@ def _watchlists(s: Session) -> dict[str, Any]:
     unapproved = policy_store.unapproved_persons(s)
     lists = []
     by_purpose = {p: {"lists": 0, "entries": 0} for p in PURPOSES}
-    for wl in s.scalars(select(Watchlist).order_by(Watchlist.name)):
-        entries = select(Person.id, Person.expires_at).where(Person.watchlist_id == wl.id)
-        persons = list(s.execute(entries))
+    for wl, persons in repository.watchlist_entries(s):
         expired = sum(1 for _, expires in persons if expires is not None and expires <= now)
         pending = sum(1 for pid, _ in persons if pid in unapproved)
         lists.append(

@@ -18,13 +18,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from watchkeeper.policy import audit
 from watchkeeper.store import Database, MediaStore, repository
 from watchkeeper.store import policy as policy_store
-from watchkeeper.store.models import Person, Photo, Template
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +42,14 @@ def purge(
     cutoff = now - timedelta(days=grace_days)
     freed: set[str] = set()
     with db.session() as s:
-        expired = list(
-            s.scalars(select(Person).where(Person.expires_at <= cutoff).order_by(Person.id))
-        )
+        expired = repository.expired_persons(s, cutoff)
         for person in expired:
+            photos, templates = repository.photo_and_template_counts(s, person.id)
             details = {
                 "watchlist": person.watchlist.name,
                 "expired_at": person.expires_at.isoformat() if person.expires_at else None,
-                "photos": _count(s, Photo, person.id),
-                "templates": _count(s, Template, person.id),
+                "photos": photos,
+                "templates": templates,
             }
             person_id = person.id
             freed.update(repository.delete_person(s, person))
@@ -86,11 +81,6 @@ def purge(
     report = PurgeReport(len(expired), len(archived), len(files))
     log.info("retention purge: %s", report)
     return report
-
-
-def _count(s: Session, table: type[Photo] | type[Template], person_id: int) -> int:
-    # counted in SQL: loading the rows would make the ORM delete them itself, after the cascade
-    return int(s.scalar(select(func.count()).where(table.person_id == person_id)) or 0)
 
 
 def set_archive(db: Database, group: str, days: int | None, actor: str, reason: str) -> None:

@@ -10,7 +10,8 @@ need both). Stop order is the reverse, and it is what makes a shutdown lose noth
 3. the dispatcher makes a last delivery pass within the time left; whatever it cannot
    deliver stays in the outbox and goes out after the next start.
 
-The API finds this object on ``app.state.services``.
+It implements :class:`~watchkeeper.usecases.runtime.Runtime`, which is all the API sees of it
+(``api.live.runtime``); ``serve.build_runtime`` picks it or the Ray runtime.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, select
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from watchkeeper.store.errors import NotFound
@@ -249,3 +249,16 @@ def page_sightings(
         for match, person, watchlist in found:
             matches.setdefault(match.sighting_id, []).append((match, person, watchlist))
     return [SightingView(row[0], row[1], matches.get(row[0].id, [])) for row in rows]
+
+
+def state_counts(s: Session, start: datetime, end: datetime) -> dict[str, int] | None:
+    """Alerts raised in ``[start, end)`` by their current state; None when an installation
+    (an old database being reported on) has no alerts table."""
+    if not inspect(s.get_bind()).has_table(Alert.__tablename__):
+        return None
+    rows = s.execute(
+        select(Alert.state, func.count())
+        .where(Alert.created_at >= start, Alert.created_at < end)
+        .group_by(Alert.state)
+    )
+    return {state: int(n) for state, n in rows}

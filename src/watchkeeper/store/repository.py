@@ -11,7 +11,7 @@ Any change to the gallery's templates bumps ``gallery_version`` so running match
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from watchkeeper import domain
 from watchkeeper.store.crypto import TEMPLATE, Cipher, seal, unseal
 from watchkeeper.store.errors import NotFound, StoreError
-from watchkeeper.store.investigations import case_media
+from watchkeeper.store.investigations import CaseProbe, case_media
 from watchkeeper.store.models import (
     PURPOSES,
     Camera,
@@ -37,6 +37,7 @@ from watchkeeper.store.models import (
     Watchlist,
 )
 from watchkeeper.store.names import check_name
+from watchkeeper.store.policy import SightingTemplate
 from watchkeeper.store.tables import metadata
 
 GALLERY_VERSION = "gallery_version"
@@ -427,3 +428,48 @@ def unreferenced_media(s: Session, shas: Iterable[str]) -> list[str]:
     used |= set(s.scalars(select(Sighting.crop_sha256).where(Sighting.crop_sha256.in_(wanted))))
     used |= case_media(s, list(wanted))  # evidence of an investigation outlives the archive
     return sorted(wanted - used)
+
+
+# --- reports, retention and key rotation ------------------------------------------------------
+
+
+def matches_between(s: Session, start: datetime, end: datetime) -> int:
+    """Matches stored in ``[start, end)``."""
+    query = select(func.count()).where(Match.created_at >= start, Match.created_at < end)
+    return int(s.scalar(query) or 0)
+
+
+def watchlist_entries(s: Session) -> list[tuple[Watchlist, list[tuple[int, datetime | None]]]]:
+    """Every list (by name) with its entries' ids and expiry dates; no names of persons."""
+    entries: dict[int, list[tuple[int, datetime | None]]] = {}
+    for person_id, watchlist_id, expires_at in s.execute(
+        select(Person.id, Person.watchlist_id, Person.expires_at)
+    ):
+        entries.setdefault(watchlist_id, []).append((person_id, expires_at))
+    lists = s.scalars(select(Watchlist).order_by(Watchlist.name))
+    return [(wl, entries.get(wl.id, [])) for wl in lists]
+
+
+def expired_persons(s: Session, cutoff: datetime) -> list[Person]:
+    """Entries whose expiry is at or before ``cutoff``, oldest id first."""
+    return list(s.scalars(select(Person).where(Person.expires_at <= cutoff).order_by(Person.id)))
+
+
+def photo_and_template_counts(s: Session, person_id: int) -> tuple[int, int]:
+    """Counted in SQL: loading the rows would make the ORM delete them itself, after the
+    cascade, when the person is deleted in the same session."""
+    photos = s.scalar(select(func.count()).where(Photo.person_id == person_id))
+    templates = s.scalar(select(func.count()).where(Template.person_id == person_id))
+    return int(photos or 0), int(templates or 0)
+
+
+def template_rows(s: Session) -> Iterator[Template | SightingTemplate | CaseProbe]:
+    """Every stored template (enrolled, archived, case probes): what key rotation re-seals."""
+    for table in (Template, SightingTemplate, CaseProbe):
+        yield from s.scalars(select(table))
+
+
+def template_vectors(s: Session) -> Iterator[tuple[bytes, int]]:
+    """(vector bytes, dimension) of every stored template, without loading the rows."""
+    for table in (Template, SightingTemplate, CaseProbe):
+        yield from s.execute(select(table.vector, table.dimension)).tuples()

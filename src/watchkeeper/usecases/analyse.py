@@ -144,6 +144,12 @@ def cannot_match(
             )
         else:
             continue
+        if list_block and not persons:  # say it all at once, not one obstacle per run
+            item["message"] += "; also it has no entries"
+        elif list_block and blocked:
+            item["message"] += "; also " + "; ".join(
+                _blocked_words(reason, count) for reason, count in sorted(blocked.items())
+            )
         lines.append(item)
     return lines
 

@@ -60,9 +60,17 @@ class CameraControl(Protocol):
 class Runtime(Protocol):
     """A live runtime: started with the API, stopped after it, reached on ``app.state``."""
 
-    cameras: CameraControl
-    broker: EventBroker
-    alerts: AlertService
+    @property
+    def cameras(self) -> CameraControl:
+        """The running cameras (status, changes, latest frame)."""
+
+    @property
+    def broker(self) -> EventBroker:
+        """The live event broker behind ``/api/v1/events``."""
+
+    @property
+    def alerts(self) -> AlertService:
+        """The alert service that also tells live listeners of a review."""
 
     def start(self) -> None: ...
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import uvicorn
-from live_api import LiveApi, serve
 
+from support.live_api import LiveApi, serve
 from watchkeeper.api.app import create_app
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from live_api import PASSWORD, LiveApi
 from sqlalchemy import select
 
+from support.live_api import PASSWORD, LiveApi
 from watchkeeper.store import repository
 from watchkeeper.store.models import AuditEvent
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from live_api import PASSWORD, LiveApi
 from sqlalchemy import select
 
+from support.live_api import PASSWORD, LiveApi
 from watchkeeper.policy import audit
 from watchkeeper.store.auth import LoginSession
 from watchkeeper.store.models import AuditEvent

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from live_api import LiveApi
 from PIL import Image
 from sqlalchemy import select
 
+from support.live_api import LiveApi
 from watchkeeper.matching import Gallery
 from watchkeeper.policy import audit
 from watchkeeper.store import repository

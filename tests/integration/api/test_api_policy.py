@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from live_api import LiveApi
 
+from support.live_api import LiveApi
 from watchkeeper.policy import audit
 
 PHOTO = Path(__file__).parents[3] / "examples" / "data" / "facenet-pytorch" / "test_images"

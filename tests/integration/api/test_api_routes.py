@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
-from live_api import LiveApi
 
+from support.live_api import LiveApi
 from watchkeeper.api.auth import permission_of
 from watchkeeper.policy.roles import ROLES
 

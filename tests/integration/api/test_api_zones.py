@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from live_api import LiveApi
-
+from support.live_api import LiveApi
 from watchkeeper.store import audit_log
 from watchkeeper.usecases import cameras
 

@@ -23,10 +23,12 @@ import cv2
 import pytest
 from fastapi.testclient import TestClient
 
+from support.tools import require
+
 ray = pytest.importorskip("ray", reason="the [cluster] extra (Ray) is not installed")
 psycopg = pytest.importorskip("psycopg")
 
-from cluster_world import (  # noqa: E402  (it also makes the service tests' servers importable)
+from support.cluster_world import (  # noqa: E402
     GROUP,
     SECRET,
     PausableProxy,
@@ -38,7 +40,6 @@ from cluster_world import (  # noqa: E402  (it also makes the service tests' ser
     mjpeg_camera,
     wait_for,
 )
-
 from watchkeeper.api.app import create_app  # noqa: E402
 from watchkeeper.cluster.buffer import BufferStats  # noqa: E402
 from watchkeeper.cluster.local import LocalCluster  # noqa: E402
@@ -86,8 +87,7 @@ def _jpegs() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, analyzer, postgres_database) -> Iterator[Deployment]:
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed (the RTSP camera needs it)")
+    require("ffmpeg")
     root = tmp_path_factory.mktemp("cluster")
     name = postgres_database
     proxy = PausableProxy(PG).start()

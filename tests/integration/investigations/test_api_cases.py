@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 from case_kit import CLIP_START
 from sqlalchemy import select
 
+from support.live_api import LiveApi, serve
 from watchkeeper.api.app import create_app
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext
@@ -23,9 +23,6 @@ from watchkeeper.demo import CLIP
 from watchkeeper.policy import audit
 from watchkeeper.store.models import AuditEvent
 from watchkeeper.vision import FaceAnalyzer
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-from live_api import LiveApi, serve
 
 PHOTOS = Path(__file__).parents[3] / "examples" / "data"
 

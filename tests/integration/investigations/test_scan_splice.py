@@ -11,7 +11,7 @@ from pathlib import Path
 
 from case_kit import CLIP_START, open_case
 
-from splice_kit import CUT, second_person_jpeg, spliced_clip
+from support.splice_kit import CUT, second_person_jpeg, spliced_clip
 from watchkeeper.investigations import results, scan
 
 

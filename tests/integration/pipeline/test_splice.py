@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from splice_kit import CUT, second_person_jpeg, spliced_clip
+from support.splice_kit import CUT, second_person_jpeg, spliced_clip
 from watchkeeper.config import Settings
 from watchkeeper.domain import Sighting
 from watchkeeper.enrolment import enrol_person

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from policy_world import World, make_world, sighting_of
 
+from support.policy_world import World, make_world, sighting_of
 from watchkeeper.policy import keys
 from watchkeeper.store import MediaStore, repository
 from watchkeeper.store.crypto import (

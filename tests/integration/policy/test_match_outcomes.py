@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from policy_world import World, make_world, sighting_of
 
+from support.policy_world import World, make_world, sighting_of
 from watchkeeper.vision import FaceAnalyzer
 
 NOW = datetime.now(UTC)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from policy_world import PHOTOS
 from typer.testing import CliRunner, Result
 
+from support.policy_world import PHOTOS
 from watchkeeper.cli import app
 from watchkeeper.policy import accounts, audit
 from watchkeeper.store import Database, StoreError

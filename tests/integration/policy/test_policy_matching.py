@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from policy_world import World, make_world, sighting_of
 from sqlalchemy import select
 
+from support.policy_world import World, make_world, sighting_of
 from watchkeeper.policy import approvals, deployments
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.policy.eligibility import explain, load_snapshot

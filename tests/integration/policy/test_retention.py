@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from policy_world import World, make_world, sighting_of
 from sqlalchemy import select
 
+from support.policy_world import World, make_world, sighting_of
 from watchkeeper.policy import retention
 from watchkeeper.recognition import record_archived, record_matches
 from watchkeeper.store import policy as policy_store

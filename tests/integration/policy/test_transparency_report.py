@@ -10,10 +10,10 @@ from pathlib import Path
 
 import av
 import pytest
-from policy_world import make_world, sighting_of
 from typer.testing import CliRunner
 
-from watchkeeper.cli import app, process_source
+from support.policy_world import make_world, sighting_of
+from watchkeeper.cli import app
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP, probe_photo, read_frame
@@ -23,6 +23,7 @@ from watchkeeper.policy.report_html import render_html
 from watchkeeper.recognition import record_matches
 from watchkeeper.store import repository
 from watchkeeper.store.alerts import Alert
+from watchkeeper.usecases.analyse import process_source
 from watchkeeper.vision import FaceAnalyzer
 
 NOW = datetime.now(UTC)
@@ -61,13 +62,13 @@ def test_the_report_numbers_equal_the_counts_of_a_known_run(ctx: AppContext, tmp
         largest_face=True,
     )  # fmt: skip
     # the list has no deployment: the passer-by is seen, the match is blocked and counted
-    results, pipeline = process_source(ctx, str(clip), "arcade", 5.0, store=True, quiet=True)
+    results, pipeline = process_source(ctx, str(clip), "arcade", 5.0, store=True)
     assert not any(matches for _, matches in results)
     settings = ctx.settings.model_copy(deep=True)
     settings.policy.require_authorisation = False
     unblocked = AppContext(settings, actor="cli:tester")
     unblocked.__dict__["analyzer"] = ctx.analyzer
-    would_match = process_source(unblocked, str(clip), "arcade-2", 5.0, store=False, quiet=True)[0]
+    would_match = process_source(unblocked, str(clip), "arcade-2", 5.0, store=False)[0]
     blocked = sum(len(m) for _, m in would_match)
     assert blocked >= 1
 

@@ -6,7 +6,6 @@ Each ``test_finding_NN_*`` file proves that one finding of the 2026-11 attacker 
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,9 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-from live_api import LiveApi, serve
-
+from support.live_api import LiveApi, serve
 from watchkeeper.api.app import create_app
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import numpy as np
-from live_api import LiveApi
 from sqlalchemy import select
 
+from support.live_api import LiveApi
 from watchkeeper.alerts import AlertService, CameraRef
 from watchkeeper.context import AppContext
 from watchkeeper.domain import Match, Sighting

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from live_api import LiveApi
 from security_kit import audit_events, bearer, raise_alert
 from sqlalchemy import select
 
+from support.live_api import LiveApi
 from watchkeeper.store.auth import ApiKey
 
 

@@ -9,9 +9,9 @@ view of one, every search for a person and every camera test is audited.
 from __future__ import annotations
 
 import pytest
-from live_api import LiveApi
 from security_kit import audit_events, bearer, raise_alert
 
+from support.live_api import LiveApi
 from watchkeeper.policy.roles import ROLES
 
 FACES = "persons:photos:view"

@@ -5,22 +5,20 @@ Runs the real camera service on a small MJPEG camera, so that ``/snapshot`` has 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 import httpx
-from live_api import LiveApi
 from security_kit import audit_events
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "service"))
-from camera_servers import mjpeg_camera
-from service_harness import add_user, make_context, serve_api, wait_for
-
+from support.camera_servers import mjpeg_camera
+from support.live_api import LiveApi
+from support.service_harness import add_user, make_context, serve_api, wait_for
 from watchkeeper.api.app import create_app
 from watchkeeper.demo import CLIP
-from watchkeeper.service import Services, registry
+from watchkeeper.service import Services
 from watchkeeper.streams import open_source
+from watchkeeper.usecases import cameras as registry
 from watchkeeper.vision import FaceAnalyzer
 from watchkeeper.vision.imageio import encode_jpeg
 

@@ -7,8 +7,8 @@ import re
 
 import httpx
 import pytest
-from live_api import LiveApi
 
+from support.live_api import LiveApi
 from watchkeeper.web.console import _safe_next
 
 OFF_SITE = [

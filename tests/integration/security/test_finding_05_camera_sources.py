@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from live_api import LiveApi
 from security_kit import audit_events, bearer
 
+from support.live_api import LiveApi
 from watchkeeper.store.models import Camera
 from watchkeeper.streams.probe import check_reachable_by_remote
 

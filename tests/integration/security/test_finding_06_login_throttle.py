@@ -6,9 +6,9 @@ so a client with no failures always gets in with the right password.
 
 from __future__ import annotations
 
-from live_api import PASSWORD
 from security_kit import ATTACKER, PROXY, VICTIM, login_status
 
+from support.live_api import PASSWORD
 from watchkeeper.api.clients import throttle_key
 from watchkeeper.api.limits import LoginThrottle
 

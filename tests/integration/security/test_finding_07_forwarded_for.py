@@ -6,8 +6,9 @@ it is the rightmost address in X-Forwarded-For that no trusted proxy vouches for
 
 from __future__ import annotations
 
-from live_api import PASSWORD, LiveApi
 from security_kit import PROXY, VICTIM, audit_events, login_status
+
+from support.live_api import PASSWORD, LiveApi
 
 
 def test_finding_07_forwarded_for_from_an_untrusted_peer_is_ignored(api: LiveApi):

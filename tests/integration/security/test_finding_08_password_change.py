@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from live_api import LiveApi
 from security_kit import audit_events
+
+from support.live_api import LiveApi
 
 
 def test_finding_08_wrong_current_passwords_are_audited_and_throttled(api: LiveApi):

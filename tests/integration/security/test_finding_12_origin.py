@@ -6,8 +6,9 @@ this site: an ``Origin`` (or, without one, a ``Referer``) of another site is ref
 
 from __future__ import annotations
 
-from live_api import PASSWORD, LiveApi
 from security_kit import audit_events, bearer
+
+from support.live_api import PASSWORD, LiveApi
 
 EVIL = "http://evil.example"
 

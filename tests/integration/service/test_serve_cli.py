@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
-from camera_servers import RtspServer, free_port
-from service_harness import GROUP, enrol_target, make_context, wait_for
 from typer.testing import CliRunner, Result
 
+from support.camera_servers import RtspServer, free_port
+from support.service_harness import GROUP, enrol_target, make_context, wait_for
 from watchkeeper.cli import app
 from watchkeeper.demo import CLIP
 from watchkeeper.store import alerts as alert_store

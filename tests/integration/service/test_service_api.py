@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from camera_servers import garbage_camera
-from service_harness import add_user, make_context, serve_api
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from support.camera_servers import garbage_camera
+from support.service_harness import add_user, make_context, serve_api
 from watchkeeper.alerts import AlertService, CameraRef
 from watchkeeper.api.app import create_app
 from watchkeeper.context import AppContext

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import cv2
 import pytest
-from camera_servers import RtspServer, garbage_camera, mjpeg_camera
-from service_harness import make_context, wait_for
 
+from support.camera_servers import RtspServer, garbage_camera, mjpeg_camera
+from support.service_harness import make_context, wait_for
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP
-from watchkeeper.service import Services, registry
+from watchkeeper.service import Services
 from watchkeeper.streams import open_source
+from watchkeeper.usecases import cameras as registry
 from watchkeeper.vision import FaceAnalyzer
 from watchkeeper.vision.imageio import encode_jpeg
 

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-from camera_servers import RtspServer, free_port
-from service_harness import add_user, make_context, serve_api, wait_for
 from test_service_notifications import (  # the receivers of the face alert tests
     SECRET,
     MqttSubscriber,
@@ -22,6 +20,8 @@ from test_service_notifications import (  # the receivers of the face alert test
     mosquitto,  # noqa: F401  (fixture)
 )
 
+from support.camera_servers import RtspServer, free_port
+from support.service_harness import add_user, make_context, serve_api, wait_for
 from watchkeeper.api.app import create_app
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.demo import CLIP

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from camera_servers import RtspServer, free_port
-from service_harness import GROUP, add_user, enrol_target, make_context, serve_api, wait_for
 
+from support.camera_servers import RtspServer, free_port
+from support.service_harness import GROUP, add_user, enrol_target, make_context, serve_api, wait_for
 from watchkeeper.api.app import create_app
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.demo import CLIP

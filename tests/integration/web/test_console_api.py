@@ -3,7 +3,6 @@ photo check that shows a face before enrolment. Over real HTTP, on real faces.""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, update
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-from live_api import LiveApi, serve
-
+from support.live_api import LiveApi, serve
 from watchkeeper.api.app import create_app
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext

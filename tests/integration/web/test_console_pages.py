@@ -7,16 +7,12 @@ side of the bargain quickly and without a browser.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-from live_api import LiveApi, serve
-
+from support.live_api import LiveApi, serve
 from watchkeeper.api.app import create_app
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext

@@ -21,7 +21,7 @@ from watchkeeper.store.crypto import Cipher
 from watchkeeper.store.models import AuditEvent
 from watchkeeper.vision import FaceAnalyzer
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "examples" / "data" / "facenet-pytorch" / "test_images"
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 

@@ -15,17 +15,13 @@ import hmac
 import http.server
 import json
 import socket
-import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "service"))  # the service tests' servers
-
-from camera_servers import RtspServer, free_port, mjpeg_camera
-from service_harness import GROUP, add_user, enrol_target, make_context, wait_for
+from support.camera_servers import RtspServer, free_port, mjpeg_camera
+from support.service_harness import GROUP, add_user, enrol_target, make_context, wait_for
 
 __all__ = [
     "GROUP",

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.tools import require
+
 BOUNDARY = b"frame"
 MAX_QUEUED = 4000  # RTP packets (~5 MB, a few seconds of the 1080p clip) per client
 
@@ -60,8 +62,7 @@ class RtspServer:
     """Serves ``clip`` (looped, real time) at ``rtsp://127.0.0.1:<port>/live``."""
 
     def __init__(self, clip: Path, port: int | None = None) -> None:
-        if shutil.which("ffmpeg") is None:
-            raise RuntimeError("ffmpeg is not installed (scripts/setup-system.sh installs it)")
+        require("ffmpeg")
         self.clip = clip
         self.port = port or free_port()
         self.url = f"rtsp://127.0.0.1:{self.port}/live"
