@@ -27,7 +27,7 @@ from watchkeeper.config import Settings
 from watchkeeper.crowd.monitor import CrowdMonitor
 from watchkeeper.crowd.render import draw
 from watchkeeper.domain import Faces, Frame, Match, Sighting
-from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen
+from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen, motion_gated
 from watchkeeper.pipeline.region import inside
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import record_archived
@@ -62,6 +62,7 @@ class CameraSpec:
     detection_threshold: float | None = None
     roi: tuple[float, ...] | None = None
     face_recognition: bool = True
+    motion_gating: bool | None = None  # None: the configured default
 
     @classmethod
     def from_row(cls, row: Camera) -> CameraSpec:
@@ -76,6 +77,7 @@ class CameraSpec:
             detection_threshold=row.detection_threshold,
             roi=tuple(row.roi) if row.roi else None,
             face_recognition=row.face_recognition,
+            motion_gating=row.motion_gating,
         )
 
 
@@ -219,10 +221,15 @@ class CameraRunner:
                 backoff_base_s=streams.backoff_base_s,
                 backoff_cap_s=streams.backoff_cap_s,
             )
+            # the gate sits under the camera's filter: it hands on faces in frame pixels
+            gated = motion_gated(
+                self.inference, self.settings.motion, self.spec.analysis_fps,
+                self.spec.motion_gating,
+            )  # fmt: skip
             pipeline = CameraPipeline(
                 self.spec.name,
                 (
-                    CameraFilter(self.inference, self.spec)
+                    CameraFilter(gated, self.spec)
                     if self.spec.face_recognition
                     else NoFaces(self.inference)
                 ),  # type: ignore[arg-type]
@@ -230,6 +237,7 @@ class CameraRunner:
                 self.settings.vision.min_quality,
                 self.screen,
                 early_after=self.settings.tracking.early_match_after if self.live else 0,
+                early_looks=self.settings.tracking.early_match_looks,
             )
             on_frame = (
                 self.counters.frame_hook(pipeline, then=self._on_frame)

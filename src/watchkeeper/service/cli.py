@@ -59,6 +59,13 @@ def camera_add(
     faces: Annotated[
         bool, typer.Option("--faces/--no-faces", help="Recognise faces (off: zones only).")
     ] = True,
+    motion_gating: Annotated[
+        bool | None,
+        typer.Option(
+            "--motion-gating/--no-motion-gating",
+            help="Detect only where the picture changed (default: the motion.enabled setting).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a camera (the running service picks it up at its next start)."""
@@ -66,7 +73,7 @@ def camera_add(
     values = {
         "name": name, "uri": uri, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
-        "roi": _roi(roi), "face_recognition": faces,
+        "roi": _roi(roi), "face_recognition": faces, "motion_gating": motion_gating,
     }  # fmt: skip
     try:
         document = registry.add_camera(app_ctx.db, app_ctx.actor, values)
@@ -106,6 +113,9 @@ def camera_update(
     roi: Annotated[str | None, typer.Option(help="New region, or 'none' for all.")] = None,
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
     faces: Annotated[bool | None, typer.Option("--faces/--no-faces")] = None,
+    motion_gating: Annotated[
+        bool | None, typer.Option("--motion-gating/--no-motion-gating")
+    ] = None,
     reason: Annotated[str | None, typer.Option(help="For the audit log.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -115,6 +125,7 @@ def camera_update(
         "uri": uri, "name": name, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
         "face_recognition": faces,
+        "motion_gating": motion_gating,
     }  # fmt: skip
     changes = {k: v for k, v in given.items() if v is not None}
     if roi is not None:

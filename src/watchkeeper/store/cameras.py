@@ -26,6 +26,7 @@ EDITABLE = (
     "detection_threshold",
     "roi",
     "face_recognition",
+    "motion_gating",
 )
 
 

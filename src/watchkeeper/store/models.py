@@ -164,6 +164,7 @@ class Camera(Base):
     roi: Mapped[list[float] | None]  # [x1, y1, x2, y2] or a polygon [x, y, x, y, ...]; None: all
     # False: the camera only counts people in its zones (crowd), no face is ever detected
     face_recognition: Mapped[bool] = mapped_column(default=True, server_default=true())
+    motion_gating: Mapped[bool | None]  # None: the configured default (motion.enabled)
 
 
 class Sighting(Base):

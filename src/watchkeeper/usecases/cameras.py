@@ -88,6 +88,7 @@ def camera_document(row: Camera, status: CameraStatus | None = None) -> dict[str
         "detection_threshold": row.detection_threshold,
         "roi": row.roi,
         "face_recognition": row.face_recognition,
+        "motion_gating": row.motion_gating,
         "created_at": row.created_at.isoformat() if row.created_at else None,
     }
     return with_status(document, status)

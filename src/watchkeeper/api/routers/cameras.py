@@ -90,6 +90,9 @@ class CameraOut(BaseModel):
     detection_threshold: float | None
     roi: list[float] | None
     face_recognition: bool = True
+    motion_gating: bool | None = Field(
+        default=None, description="Detect only where the picture changed; None: motion.enabled."
+    )
     created_at: datetime | None
     status: CameraStatusOut | None = Field(
         default=None, description="Live status; None when the API runs without the service."
@@ -118,6 +121,11 @@ class CameraCreate(BaseModel):
         default=True,
         description="False: the camera only counts people in its zones; no face is detected.",
     )
+    motion_gating: bool | None = Field(
+        default=None,
+        description="Run the face detector only where the picture changed (saves most of the "
+        "cost of quiet scenes); None: the configured default motion.enabled (on).",
+    )
 
 
 class CameraPatch(BaseModel):
@@ -130,6 +138,7 @@ class CameraPatch(BaseModel):
     detection_threshold: float | None = Field(default=None, gt=0, lt=1)
     roi: Roi = None
     face_recognition: bool | None = None
+    motion_gating: bool | None = None
     reason: str | None = Field(default=None, max_length=1000, description="For the audit log.")
 
 

@@ -1,7 +1,7 @@
 """Crowd counting: zones, per-zone-per-minute counts, crowd alerts, and their outbox rows.
 
-Revision ID: 0006_crowd
-Revises: 0005
+Revision ID: 0007_crowd
+Revises: 0006
 Create Date: 2026-11-29
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_crowd"
-down_revision: str | None = "0005"
+revision: str = "0007_crowd"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
