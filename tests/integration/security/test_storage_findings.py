@@ -461,3 +461,18 @@ def test_info_control_and_direction_characters_in_names_are_refused(api: LiveApi
         assert s.scalar(select(func.count(Person.id))) == 0  # nothing half-stored
     fine = _enrol(sue, watchlist, "Zoë Ångström-ناصر\u200c", photo)  # any script, ZWNJ
     assert fine["name"] == "Zoë Ångström-ناصر\u200c"
+
+
+def test_finding_11_the_api_verifies_against_the_published_head_too(
+    tmp_path: Path, analyzer: FaceAnalyzer
+):
+    live, stop = start(tmp_path, analyzer, policy={"audit_publish_events": 1})
+    try:
+        auditor = live.login("audrey")  # users created and logged in: events, each published
+        intact = auditor.get("/api/v1/audit/verify").json()
+        assert intact["ok"] is True and intact["published_seq"] == intact["head_seq"]
+        _sql(tmp_path / "data", "DELETE FROM audit_events WHERE seq = ?", intact["head_seq"])
+        cut = auditor.get("/api/v1/audit/verify").json()
+        assert cut["ok"] is False and "removed" in cut["problem"]
+    finally:
+        stop()

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.context import AppContext
-from watchkeeper.policy import audit
+from watchkeeper.policy import anchors
 from watchkeeper.store import audit_log
 from watchkeeper.store.models import AuditEvent
 
@@ -44,6 +44,10 @@ class ChainOut(BaseModel):
     problem: str | None
     head_seq: int
     head_hash: str
+    published_seq: int | None = Field(
+        default=None, description="The newest published head the chain was checked against."
+    )
+    published_at: datetime | None = Field(default=None, description="When it was published.")
 
 
 def _ctx(request: Request) -> AppContext:
@@ -86,9 +90,12 @@ def _event_out(event: AuditEvent) -> AuditEventOut:
 
 @router.get("/verify", response_model=ChainOut, summary="Verify the whole hash chain")
 def verify(request: Request, _: Annotated[Principal, Depends(require("audit:read"))]) -> ChainOut:
-    with _ctx(request).db.session(readonly=True) as s:
-        report = audit.verify(s)
+    ctx = _ctx(request)
+    with ctx.db.session(readonly=True) as s:
+        report, published = anchors.verify_with_published(s, ctx.settings)
     return ChainOut(
+        published_seq=None if published is None else published.seq,
+        published_at=None if published is None else published.at,
         ok=report.ok,
         checked=report.checked,
         first_broken_seq=report.first_broken_seq,
