@@ -90,7 +90,9 @@ class CameraPipeline:
         track that may match is reported at once (its final sighting follows at close; alerts
         fold the two). A person's first faces are often small or turned, so a track that
         screens as nobody is looked at again when a clearly better face arrives
-        (``EARLY_GAIN``), up to ``early_looks`` times in all.
+        (``EARLY_GAIN``), up to ``early_looks`` times in all. So is a track already reported:
+        a face that screened near a threshold may still have missed it, and a report that did
+        match folds into the same alert.
         """
         if not self.early_after or self.screen is None:
             return []
@@ -112,8 +114,6 @@ class CameraPipeline:
         firsts = np.stack([group[0].template for group in groups])  # type: ignore[misc]
         wanted = self.screen(firsts)
         candidates = [(t, g[:1]) for t, g, w in zip(ready, groups, wanted, strict=True) if w]
-        for track, _ in candidates:
-            track.early_quality = float("inf")  # reported: the close refines it
         self.stats.early_sightings += len(candidates)
         return [self._sighting(track, used) for track, used in candidates]
 

@@ -48,7 +48,7 @@ class Track:
     best_crop_frame: int = -1
     best_crop_box: FloatArray | None = None
     early_looks: int = 0  # how often the open track was screened before closing
-    early_quality: float = -1.0  # quality of the face last screened (inf: reported)
+    early_quality: float = -1.0  # quality of the face last screened while open
 
     def predicted_box(self) -> FloatArray:
         box = self.box + self.velocity * (self.missed + 1)
