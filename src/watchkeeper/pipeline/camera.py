@@ -105,7 +105,9 @@ class CameraPipeline:
         track that may match is reported at once (its final sighting follows at close; alerts
         fold the two). A person's first faces are often small or turned, so a track that
         screens as nobody is looked at again when a clearly better face arrives
-        (``EARLY_GAIN``), up to ``early_looks`` times in all.
+        (``EARLY_GAIN``), up to ``early_looks`` times in all. So is a track already reported:
+        a face that screened near a threshold may still have missed it, and a report that did
+        match folds into the same alert.
         """
         if not self.early_after or self.screen is None:
             return []
@@ -126,8 +128,6 @@ class CameraPipeline:
         self._embed_missing([m.observation for m in bests])
         wanted = self.screen(np.stack([m.observation.template for m in bests]))  # type: ignore[misc]
         candidates = [(t, m) for t, m, w in zip(ready, bests, wanted, strict=True) if w]
-        for track, _ in candidates:
-            track.early_quality = float("inf")  # reported: the close refines it
         self.stats.early_sightings += len(candidates)
         return [
             self._sighting(track.track_id, track.moments.in_order(), [best])

@@ -49,7 +49,7 @@ class Track:
     detections: int = 1
     missed: int = 0
     early_looks: int = 0  # how often the open track was screened before closing
-    early_quality: float = -1.0  # quality of the face last screened (inf: reported)
+    early_quality: float = -1.0  # quality of the face last screened while open
 
     def predicted_box(self) -> FloatArray:
         box = self.box + self.velocity * (self.missed + 1)
