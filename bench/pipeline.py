@@ -8,6 +8,7 @@ wall-clock milliseconds on this machine, after a warm-up run, with the thread co
     .venv/bin/python bench/pipeline.py --json     # one JSON object
 
     .venv/bin/python bench/pipeline.py --only end-to-end   # just the clip, at 5 and 25 fps
+    .venv/bin/python bench/pipeline.py --only still        # a still scene: gating vs decoding
 
 The end-to-end part runs the real pipeline (decode → detect → track → embed the best frames)
 over the clip with one inference thread, and reports its speed as a multiple of real time,
@@ -39,7 +40,7 @@ import onnxruntime as ort
 
 from watchkeeper.config import Settings, VisionConfig
 from watchkeeper.enrolment import enrol_person
-from watchkeeper.pipeline import CameraPipeline
+from watchkeeper.pipeline import CameraPipeline, MotionGatedAnalyzer, motion_gated
 from watchkeeper.recognition import Recogniser
 from watchkeeper.store import Database, MediaStore, repository
 from watchkeeper.streams import open_source
@@ -215,10 +216,28 @@ def distractor_gallery(settings: Settings, analyzer: FaceAnalyzer) -> Recogniser
     return Recogniser(db, settings.matching, analyzer.model, analyzer.embedder.dimension)
 
 
+def decode_cpu_s(video: Path, rate: float, skip_nonref: bool) -> tuple[float, int]:
+    """CPU seconds to decode ``video`` and hand out its frames at ``rate``, and the frames."""
+    source = open_source(str(video), "bench", rate, skip_nonref=skip_nonref)
+    cpu = time.process_time()
+    frames = sum(1 for _ in source.frames())
+    return time.process_time() - cpu, frames
+
+
+def clip_duration(video: Path) -> float:
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        return float(stream.frames / stream.average_rate)
+
+
 def bench_end_to_end(
     video: Path, rates: Sequence[float], skip_nonref: bool
 ) -> list[dict[str, Any]]:
-    """The whole pipeline over the clip, one inference thread, at each analysis rate."""
+    """The whole pipeline over the clip, one inference thread, at each analysis rate.
+
+    Motion gating is on, as in the service (a crowd clip moves everywhere, so it mostly
+    detects whole frames); ``decode_cpu_s`` is the same clip decoded and sampled alone.
+    """
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="wk-bench-")))
     vision = settings.vision.model_copy(update={"intra_op_threads": 1})
     analyzer = FaceAnalyzer.from_config(vision)
@@ -229,9 +248,15 @@ def bench_end_to_end(
     rows = []
     for rate in rates:
         source = open_source(str(video), "bench", rate, skip_nonref=skip_nonref)
+        gated = motion_gated(analyzer, settings.motion, rate)
         pipeline = CameraPipeline(
-            "bench", analyzer, settings.tracking, vision.min_quality, recogniser.screen
+            "bench",
+            gated,  # type: ignore[arg-type]
+            settings.tracking,
+            vision.min_quality,
+            recogniser.screen,
         )
+        decode_s, _ = decode_cpu_s(video, rate, skip_nonref)
         wall, cpu = time.perf_counter(), time.process_time()
         for frame in source.frames():
             pipeline.process(frame)
@@ -252,9 +277,142 @@ def bench_end_to_end(
                 "detect_s": round(stats.detect_s, 3),
                 "embed_s": round(stats.embed_s, 3),
                 "decode_and_rest_s": round(wall - stats.detect_s - stats.embed_s, 3),
+                "decode_cpu_s": round(decode_s, 3),
+                "source_frames": round(duration * float(stream_rate(video)), 1),
+                "whole_frames_detected": gated.stats.whole
+                if isinstance(gated, MotionGatedAnalyzer)
+                else stats.frames,
             }
         )
     return rows
+
+
+def stream_rate(video: Path) -> float:
+    with av.open(str(video)) as container:
+        return float(container.streams.video[0].average_rate)
+
+
+def bench_naive(video: Path, rate: float, skip_nonref: bool) -> dict[str, Any]:
+    """A naive YuNet + SFace pass over the same analysed frames, decoded beforehand.
+
+    Every face of every analysed frame is detected, aligned and embedded, one frame at a
+    time, with no tracking, gating or screening: what a pipeline that knows nothing about
+    time costs. Compared with the pipeline's CPU per analysed frame (decode included).
+    """
+    vision = Settings().vision.model_copy(update={"intra_op_threads": 1})
+    analyzer = FaceAnalyzer.from_config(vision)
+    frames = [
+        f.image for f in open_source(str(video), "bench", rate, skip_nonref=skip_nonref).frames()
+    ]
+    analyzer.embed(analyzer.analyse(frames[0]).aligned)  # warm-up
+    cpu = time.process_time()
+    faces = 0
+    for image in frames:
+        analysed = analyzer.analyse(image)
+        analyzer.embed(analysed.aligned)
+        faces += len(analysed.faces)
+    cpu = time.process_time() - cpu
+    return {
+        "analysis_fps": rate,
+        "frames": len(frames),
+        "faces_embedded": faces,
+        "cpu_s": round(cpu, 3),
+        "ms_per_frame": round(1000 * cpu / len(frames), 2),
+    }
+
+
+def held_frame_video(image: np.ndarray, rate: Any, seconds: float, path: Path) -> Path:
+    """``image`` held for ``seconds`` at ``rate`` frames/s, as H.264: a still scene."""
+    with av.open(str(path), "w") as out:
+        encoded = out.add_stream("libx264", rate=rate)
+        encoded.width, encoded.height = image.shape[1], image.shape[0]
+        encoded.pix_fmt = "yuv420p"
+        encoded.options = {"preset": "ultrafast"}
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        for _ in range(round(seconds * float(rate))):
+            for packet in encoded.encode(frame):
+                out.mux(packet)
+        for packet in encoded.encode():
+            out.mux(packet)
+    return path
+
+
+def without_faces(image: np.ndarray, analyzer: FaceAnalyzer) -> np.ndarray:
+    """The scene with every face blurred beyond recognition: an empty scene."""
+    empty = image.copy()
+    for x1, y1, x2, y2 in analyzer.analyse(image).faces.boxes.astype(int):
+        pad = (x2 - x1) // 2
+        x1, y1, x2, y2 = max(0, x1 - pad), max(0, y1 - pad), x2 + pad, y2 + pad
+        empty[y1:y2, x1:x2] = cv2.blur(empty[y1:y2, x1:x2], (61, 61))
+    if len(analyzer.analyse(empty).faces):
+        raise RuntimeError("faces are still found in the emptied scene")
+    return empty
+
+
+def bench_still_scene(
+    video: Path, seconds: float, rate: float, skip_nonref: bool
+) -> list[dict[str, Any]]:
+    """Cores per camera on still scenes: decoding alone, and the pipeline gated and not.
+
+    Two scenes: the clip's first frame held (ten people who stand still: their tracks close
+    every ``tracking.max_track_seconds`` and are embedded again), and the same frame with
+    the faces blurred away (an empty scene).
+    """
+    settings = Settings()
+    vision = settings.vision.model_copy(update={"intra_op_threads": 1})
+    analyzer = FaceAnalyzer.from_config(vision)
+    first = read_frames(video, 1)[0]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="wk-still-") as folder:
+        scenes = {"people standing still": first, "empty": without_faces(first, analyzer)}
+        for name, image in scenes.items():
+            path = Path(folder) / "still.mp4"
+            still = held_frame_video(image, round(stream_rate(video)), seconds, path)
+            rows.append(_still_row(name, still, rate, skip_nonref, analyzer, settings))
+    return rows
+
+
+def _still_row(
+    name: str,
+    still: Path,
+    rate: float,
+    skip_nonref: bool,
+    analyzer: FaceAnalyzer,
+    settings: Settings,
+) -> dict[str, Any]:
+    duration = clip_duration(still)
+    decode_s, frames = decode_cpu_s(still, rate, skip_nonref)
+    row: dict[str, Any] = {
+        "scene": name,
+        "seconds": round(duration, 1),
+        "analysed_frames": frames,
+        "decode_cores": round(decode_s / duration, 4),
+    }
+    for gating in (False, True):
+        analysis = motion_gated(analyzer, settings.motion, rate, gating)
+        pipeline = CameraPipeline(
+            "still",
+            analysis,
+            settings.tracking,
+            settings.vision.min_quality,  # type: ignore[arg-type]
+        )
+        source = open_source(str(still), "still", rate, skip_nonref=skip_nonref)
+        cpu = time.process_time()
+        for frame in source.frames():
+            pipeline.process(frame)
+        pipeline.finish()
+        cpu = time.process_time() - cpu
+        row["gated_cores" if gating else "ungated_cores"] = round(cpu / duration, 4)
+        if isinstance(analysis, MotionGatedAnalyzer):
+            row["whole_frames_detected"] = analysis.stats.whole
+            row["embedded"] = pipeline.stats.embedded
+    row["gated_over_decode"] = round(row["gated_cores"] / row["decode_cores"], 3)
+    row["ungated_over_decode"] = round(row["ungated_cores"] / row["decode_cores"], 3)
+    # beyond decoding, per analysed frame: the motion mask, periodic whole frames, embeddings
+    row["quiet_ms"] = round(
+        1000 * (row["gated_cores"] - row["decode_cores"]) * duration / frames, 3
+    )
+    return row
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -265,7 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed passes per case")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--only", choices=("vision", "end-to-end"), help="run one half of the benchmark"
+        "--only", choices=("vision", "end-to-end", "still"), help="run one part of the benchmark"
+    )
+    parser.add_argument(
+        "--still-seconds", type=float, default=60.0, help="length of the still scene (seconds)"
     )
     parser.add_argument(
         "--decode-all",
@@ -275,10 +436,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results: dict[str, Any] = {"machine": machine()}
-    if args.only != "vision":
+    if args.only in (None, "end-to-end"):
         results["end_to_end"] = bench_end_to_end(args.video, (5.0, 25.0), not args.decode_all)
+        results["naive"] = bench_naive(args.video, 5.0, not args.decode_all)
         results["peak_rss_mib_after_end_to_end"] = peak_rss_mib()
-    if args.only != "end-to-end":
+    if args.only in (None, "still"):
+        results["still_scene"] = bench_still_scene(
+            args.video, args.still_seconds, 5.0, not args.decode_all
+        )
+    if args.only in (None, "vision"):
         frames = read_frames(args.video, args.frames)
         results["frames"] = len(frames)
         results["detector"] = bench_detector(frames, repeat=args.repeat)
@@ -293,6 +459,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     if "end_to_end" in results:
         print(_table("end to end on the clip (one inference thread)", results["end_to_end"]))
+        print()
+        print(
+            _table(
+                "naive YuNet + SFace on every face, frames decoded beforehand", [results["naive"]]
+            )
+        )
+        print()
+    if "still_scene" in results:
+        print(_table("still scenes (one frame held), cores per camera", results["still_scene"]))
         print()
     if "detector" in results:
         print(_table("detector (YuNet) per frame", results["detector"]))

@@ -35,7 +35,7 @@ from watchkeeper.output import (
     print_json,
     print_results,
 )
-from watchkeeper.policy import audit
+from watchkeeper.policy import anchors, audit
 from watchkeeper.policy.cli import mount as mount_policy
 from watchkeeper.serve import serve
 from watchkeeper.service.cli import mount as mount_service
@@ -431,7 +431,7 @@ def audit_verify(
             )
         anchor_head = audit.ChainHead(int(seq), digest)
     with app_ctx.db.session() as session:
-        report = audit.verify(session, anchor_head)
+        report, published = anchors.verify_with_published(session, app_ctx.settings, anchor_head)
     if as_json:
         print_json(
             {
@@ -441,6 +441,14 @@ def audit_verify(
                 "problem": report.problem,
                 "head_seq": report.head_seq,
                 "head_hash": report.head_hash,
+                "published_head": None
+                if published is None
+                else {
+                    "seq": published.seq,
+                    "hash": published.hash,
+                    "at": published.at.isoformat(),
+                    "age_s": round(published.age().total_seconds()),
+                },
             }
         )
     elif report.ok:
@@ -448,6 +456,16 @@ def audit_verify(
             f"audit chain intact: {report.checked} events, "
             f"head {report.head_seq}:{report.head_hash}"
         )
+        if published is None:
+            console.print(
+                "no published head yet: a cut or rewritten chain is caught only with --anchor"
+            )
+        else:
+            console.print(
+                f"contains the head published to {anchors.heads_file(app_ctx.settings)}: "
+                f"event {published.seq} ({anchors.describe_age(published)}); "
+                f"{report.head_seq - published.seq} newer events are not yet published"
+            )
     else:
         errors.print(f"audit chain BROKEN at event {report.first_broken_seq}: {report.problem}")
     if not report.ok:

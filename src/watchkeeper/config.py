@@ -64,8 +64,8 @@ class VisionConfig(BaseModel):
     precision: Literal["auto", "f32", "bf16"] = Field(
         default="auto",
         description="Arithmetic of the OpenVINO runtime. 'auto': bf16 where the CPU computes "
-        "in bf16 natively (about 1.8x faster than f32; templates agree at cosine >= 0.995), "
-        "f32 otherwise. ONNX Runtime always runs f32.",
+        "in bf16 natively (SFace 1.6-1.8x faster than f32 on an AVX-512 BF16 EPYC; templates "
+        "agree at cosine >= 0.995), f32 otherwise. ONNX Runtime always runs f32.",
     )
     providers: list[Literal["tensorrt", "cuda", "cpu"]] = Field(
         default=["tensorrt", "cuda", "cpu"],
@@ -89,16 +89,19 @@ class VisionConfig(BaseModel):
         default=0.3, gt=0, lt=1, description="IoU above which overlapping detections merge."
     )
     min_face_size: int = Field(
-        default=24,
+        default=20,
         ge=8,
         le=2000,
-        description="Faces whose shorter box side is smaller (in source pixels) are ignored.",
+        description="Faces whose shorter box side is smaller (in source pixels) are ignored. "
+        "20 keeps faces from about 26 px high (docs/decisions/0030-recall-first-selection.md).",
     )
     min_quality: float = Field(
         default=0.25,
         ge=0,
         le=1,
-        description="Faces below this quality score are tracked but never embedded.",
+        description="Beyond a track's best face, which is always embedded whatever its score, "
+        "faces below this quality score are not embedded (docs/decisions/0030-recall-first-"
+        "selection.md).",
     )
     enrol_min_quality: float = Field(
         default=0.4,
@@ -121,7 +124,11 @@ class TrackingConfig(BaseModel):
         description="A track closes after this many analysed frames without its face.",
     )
     best_k: int = Field(
-        default=3, ge=1, le=32, description="Embed only this many best-quality frames per track."
+        default=3,
+        ge=1,
+        le=32,
+        description="Embed at most this many faces per track: the best of each of this many "
+        "equal parts of its life.",
     )
     early_match_after: int = Field(
         default=2,
@@ -131,11 +138,72 @@ class TrackingConfig(BaseModel):
         "is screened and, if it may be someone listed, matched at once instead of when the "
         "person leaves the picture (0: only when the track closes).",
     )
+    early_match_looks: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Live cameras: how often an open track may be screened before it closes; "
+        "after the first look, only when a face at least 0.1 better in quality has arrived "
+        "(a person's first faces are often small or turned).",
+    )
     max_track_seconds: float = Field(
         default=10.0,
         gt=0,
         description="A track open longer than this is closed into a sighting and restarted, "
         "so that a person who lingers is still reported promptly.",
+    )
+    stretch_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="A track keeps the best face of every stretch this long; the faces it "
+        "embeds are the best of equal parts of its life, not the top-k of one moment.",
+    )
+    scene_cut_similarity: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Two analysed frames whose thumbnails correlate below this are a shot "
+        "change or camera jump, and every open track ends there (0: never). Same-shot frames "
+        "measure 0.75-0.99, cuts 0.14-0.52 (docs/decisions/0031-track-splitting.md).",
+    )
+    same_person_similarity: float = Field(
+        default=0.25,
+        ge=-1,
+        le=1,
+        description="A track whose embedded faces, in time order, score below this cosine "
+        "against each other is split there: they are two people "
+        "(docs/decisions/0031-track-splitting.md).",
+    )
+
+
+class MotionConfig(BaseModel):
+    """Motion-gated detection: the detector runs only where the picture changed."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Default for cameras that do not set it: detect faces only in the moving "
+        "parts of a frame and around faces already seen; a still scene costs decoding only.",
+    )
+    threshold: int = Field(
+        default=12,
+        ge=1,
+        le=255,
+        description="Grey-level change (0-255, on a small blurred copy of the frame) that "
+        "counts as motion. Raise it for noisy night images.",
+    )
+    max_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="When the regions to detect in would cost more than this share of a "
+        "whole-frame pass, the whole frame is detected instead.",
+    )
+    refresh_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A whole frame is detected at least this often (seconds of video), so "
+        "that nothing is missed for long, e.g. after a slow change of light.",
     )
 
 
@@ -155,7 +223,21 @@ class MatchingConfig(BaseModel):
         default=150_000,
         ge=1,
         description="Galleries up to this many templates are searched exactly; larger ones "
-        "with an HNSW index (exact search passes 10 ms per query near 150,000 on 2 cores).",
+        "with the 'ann_index' (exact search passes 10 ms per query near 150,000 on 2 cores).",
+    )
+    ann_index: Literal["ivf", "hnsw"] = Field(
+        default="ivf",
+        description="Approximate index above 'exact_search_limit'. 'ivf': inverted lists of "
+        "the exact vectors, ~4·sqrt(N) lists (a million face templates: recall@1 0.995 in "
+        "under 1 ms, built in minutes). 'hnsw': a graph (slower to build; see "
+        "docs/decisions/0041-ivf-gallery.md).",
+    )
+    ivf_nprobe: int = Field(
+        default=64,
+        ge=1,
+        le=65536,
+        description="Lists an IVF search visits: more finds the true nearest more often and "
+        "costs proportionally more.",
     )
     screening_margin: float = Field(
         default=0.12,
@@ -223,6 +305,13 @@ class ApiConfig(BaseModel):
         "behind a TLS-terminating reverse proxy.",
     )
     port: int = Field(default=8080, ge=1, le=65535, description="TCP port of the API.")
+    docs: bool = Field(
+        default=False,
+        description="Serve the interactive API page at /docs. Off by default: it loads "
+        "Swagger UI from a CDN, which an air-gapped control room cannot reach and which "
+        "would run third-party script next to the console. The schema itself is always at "
+        "/api/v1/openapi.json.",
+    )
     session_idle_minutes: int = Field(
         default=30,
         ge=1,
@@ -322,6 +411,31 @@ class PolicyConfig(BaseModel):
         description="File holding the key that encrypts templates and photos at rest "
         "(watchkeeper keys generate). The WATCHKEEPER_KEY variable wins over it. "
         "Empty and no variable: data is written unencrypted.",
+    )
+    audit_heads_file: Path | None = Field(
+        default=None,
+        description="Append-only file the audit chain's head is published to (JSON lines), "
+        "which 'audit verify' checks the chain against. Empty: data_dir/audit-heads.jsonl. "
+        "Best on storage the database's writers cannot alter.",
+    )
+    audit_publish_events: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Publish the audit head (file, webhooks, MQTT) after this many new events.",
+    )
+    audit_publish_minutes: float = Field(
+        default=10.0,
+        gt=0,
+        le=10_080,
+        description="Publish the audit head at the first event after this many minutes "
+        "since the last publication, however few events came.",
+    )
+    audit_publish_notifications: bool = Field(
+        default=False,
+        description="Also send each published audit head to the webhooks and the MQTT broker "
+        "(event audit.head). Off by default: receivers written for alerts only would choke "
+        "on it (see docs/decisions/0020-audit-head-publication.md).",
     )
 
 
@@ -540,6 +654,7 @@ class Settings(BaseSettings):
     )
     vision: VisionConfig = Field(default_factory=VisionConfig, description="Vision models.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracking.")
+    motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gating.")
     matching: MatchingConfig = Field(default_factory=MatchingConfig, description="Matching.")
     streams: StreamConfig = Field(default_factory=StreamConfig, description="Sources.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Accountability.")

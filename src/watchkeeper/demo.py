@@ -69,7 +69,11 @@ def run_demo(app_ctx: AppContext, output: Path, as_json: bool) -> DemoResult:
     demo_dir = app_ctx.settings.data_dir / "demo"
     if demo_dir.exists():
         shutil.rmtree(demo_dir)
-    settings = app_ctx.settings.model_copy(update={"data_dir": demo_dir, "database_url": None})
+    # its own database, and its own audit heads file (never the installation's)
+    policy = app_ctx.settings.policy.model_copy(update={"audit_heads_file": None})
+    settings = app_ctx.settings.model_copy(
+        update={"data_dir": demo_dir, "database_url": None, "policy": policy}
+    )
     ctx = AppContext(settings, actor="demo")
     started = time.perf_counter()
     say = (lambda *_: None) if as_json else console.print

@@ -108,6 +108,32 @@ class Observation:
     template: FloatArray | None = None  # its embedding, once computed (never computed twice)
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Why one sighting did, or did not, produce a match: numbers and a reason, nothing else.
+
+    Filled in by the matcher so that an operator (and ``run --json``) can tell a person who was
+    not there from one who was seen but scored too low, was never embedded, or was blocked by
+    the accountability rules. It holds no template and no crop: a non-match leaves only this.
+    """
+
+    embedded: int  # faces of the track that were embedded
+    best_score: float | None  # the highest fused score against anyone enrolled (None: nobody)
+    threshold: float | None  # the threshold of that best candidate's watchlist
+    reason: str  # one of REASONS
+
+    REASONS = (
+        "matched",
+        "below threshold",
+        "not embedded: no face of the track was embedded",
+        "nothing enrolled",
+        "no authorised deployment",
+        "person pending approval",
+        "entry expired",
+        "watchlist review overdue",
+    )
+
+
 @dataclass(slots=True)
 class Sighting:
     """A person seen by one camera for a while: a closed track, reduced to what matching needs.
@@ -130,6 +156,7 @@ class Sighting:
     templates: FloatArray  # (K, D) embeddings of the K best frames
     model: str
     template_frames: list[int] = field(default_factory=list)
+    outcome: Outcome | None = None  # set by the matcher: why it matched or did not
 
     @property
     def duration(self) -> float:

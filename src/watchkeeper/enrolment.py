@@ -21,7 +21,7 @@ from watchkeeper.store import repository
 from watchkeeper.store.db import Database
 from watchkeeper.store.media import MediaStore
 from watchkeeper.vision import FaceAnalyzer
-from watchkeeper.vision.imageio import decode_image
+from watchkeeper.vision.imageio import decode_image, without_metadata
 
 
 class EnrolmentError(ValueError):
@@ -51,7 +51,12 @@ def check_photo(
     min_quality: float,
     largest_face: bool = False,
 ) -> CheckedPhoto:
-    """Decode one photo, find its face, judge it and make its template (nothing is stored)."""
+    """Decode one photo, find its face, judge it and make its template (nothing is stored).
+
+    The photo kept (``data``) is stripped of its metadata first: an EXIF GPS position has no
+    place in a watchlist, and the face box refers to the very pixels that are stored.
+    """
+    data = without_metadata(data, max_pixels, source)
     image = decode_image(data, max_pixels=max_pixels, source=source)
     analysed = analyzer.analyse(image)
     faces = analysed.faces
@@ -182,7 +187,7 @@ def enrol_person(
 
 
 def _extension(data: bytes) -> str:
-    """Photos are kept exactly as given; the extension only says what format they are in."""
+    """Photos are kept as given but for their metadata; the extension says their format."""
     if data[:3] == b"\xff\xd8\xff":
         return ".jpg"
     if data[:8] == b"\x89PNG\r\n\x1a\n":

@@ -39,7 +39,11 @@ def run_investigation_demo(app_ctx: AppContext, output: Path, as_json: bool) -> 
     folder = app_ctx.settings.data_dir / "demo-investigation"
     if folder.exists():
         shutil.rmtree(folder)
-    settings = app_ctx.settings.model_copy(update={"data_dir": folder, "database_url": None})
+    # its own database, and its own audit heads file (never the installation's)
+    policy = app_ctx.settings.policy.model_copy(update={"audit_heads_file": None})
+    settings = app_ctx.settings.model_copy(
+        update={"data_dir": folder, "database_url": None, "policy": policy}
+    )
     ctx = AppContext(settings, actor=INVESTIGATOR)
     recorded = (datetime.now(UTC) - timedelta(days=1)).replace(
         hour=14, minute=30, second=0, microsecond=0

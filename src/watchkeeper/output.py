@@ -60,7 +60,7 @@ def print_cannot_match(items: list[dict[str, Any]]) -> None:
 def print_results(summary: dict[str, Any]) -> None:
     """The sightings of an analysis as a table, and what was kept."""
     table = Table(
-        "track", "frames", "detections", "quality", "match", "score",
+        "track", "frames", "detections", "quality", "embedded", "match", "score", "why not",
         title=f"{len(summary['sightings'])} sightings from {summary['faces_detected']} face "
         f"detections in {summary['frames_analysed']} analysed frames",
     )  # fmt: skip
@@ -71,8 +71,10 @@ def print_results(summary: dict[str, Any]) -> None:
             f"{s['first_frame']}–{s['last_frame']}",
             str(s["detections"]),
             f"{s['quality']:.2f}",
+            str(s["embedded"]),
             f"[bold red]{best['person']}[/] ({best['watchlist']})" if best else "—",
-            f"{best['score']:.3f}" if best else "",
+            f"{best['score']:.3f}" if best else _score(s["best_score"]),
+            "" if best else (s["outcome"] or ""),
         )
     console.print(table)
     matched = sum(1 for s in summary["sightings"] if s["matches"])
@@ -80,6 +82,10 @@ def print_results(summary: dict[str, Any]) -> None:
         f"{matched} matched sighting(s) stored; "
         f"{len(summary['sightings']) - matched} unmatched discarded (nothing kept)."
     )
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"({value:.3f})"
 
 
 def print_candidates(reference: str, found: list[dict[str, Any]]) -> None:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from watchkeeper.config import MatchingConfig, PolicyConfig
-from watchkeeper.domain import FloatArray, Match, Sighting
+from watchkeeper.domain import FloatArray, Match, Outcome, Sighting
 from watchkeeper.matching import Gallery, decide
 from watchkeeper.policy import audit
 from watchkeeper.policy.counters import ActivityCounters
@@ -36,11 +36,19 @@ from watchkeeper.policy.eligibility import PolicySnapshot, load_snapshot
 from watchkeeper.store import Database, MediaStore, models, repository
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store.crypto import TEMPLATE, Cipher, seal
+from watchkeeper.store.uri_secrets import seal_uri
 from watchkeeper.vision.imageio import encode_jpeg
 
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:pipeline"
+# How the accountability rules' block reasons read in a sighting's outcome.
+BLOCK_REASONS = {
+    "pending_approval": "person pending approval",
+    "not_authorised": "no authorised deployment",
+    "expired": "entry expired",
+    "review_overdue": "watchlist review overdue",
+}
 # A sighting from a camera the rules do not know yet reloads them, at most this often; and
 # they are reloaded at least this often, so that a camera moved to another group is followed.
 UNKNOWN_CAMERA_RELOAD_S = 5.0
@@ -71,12 +79,21 @@ class Recogniser:
         self.model = model
         self.cipher = cipher
         self.counters = counters
-        self.gallery = Gallery(model, dimension, exact_limit=config.exact_search_limit)
+        self.gallery = self._empty_gallery(dimension)
         self.rules = PolicySnapshot((policy or PolicyConfig()).require_authorisation, version=-1)
         self._thresholds: dict[int, float] = {}
         self._lock = threading.Lock()
         self._rules_loaded = 0.0
         self.refresh(force=True)
+
+    def _empty_gallery(self, dimension: int) -> Gallery:
+        return Gallery(
+            self.model,
+            dimension,
+            exact_limit=self.config.exact_search_limit,
+            ann=self.config.ann_index,
+            ivf_nprobe=self.config.ivf_nprobe,
+        )
 
     def refresh(self, force: bool = False) -> bool:
         """Reload what changed in the store: the policy rules, and the gallery when its
@@ -104,9 +121,7 @@ class Recogniser:
                 ids, persons, watchlists, vectors, model=self.model, version=version
             )
         else:
-            self.gallery = Gallery(
-                self.model, self.gallery.dimension, exact_limit=self.config.exact_search_limit
-            )
+            self.gallery = self._empty_gallery(self.gallery.dimension)
             self.gallery.version = version
         log.info("gallery at version %d: %d templates", version, len(ids))
         return True
@@ -142,6 +157,7 @@ class Recogniser:
             return person not in blocked_persons and watchlist not in blocked_lists
 
         matches = self._decide(sighting, allowed)
+        sighting.outcome = self._outcome(sighting, matches, blocked_persons, blocked_lists)
         if self.counters is not None:
             blocked: Counter[str] = Counter()
             if blocked_persons or blocked_lists:
@@ -154,6 +170,37 @@ class Recogniser:
                 **{f"blocked_{reason}": n for reason, n in blocked.items()},
             )
         return matches
+
+    def _outcome(
+        self,
+        sighting: Sighting,
+        matches: list[Match],
+        blocked_persons: dict[int, str],
+        blocked_lists: dict[int, str],
+    ) -> Outcome:
+        """Why this sighting matched or not, judged on its best candidate under no rules."""
+        embedded = len(sighting.templates)
+        if not embedded:
+            return Outcome(0, None, None, "not embedded: no face of the track was embedded")
+        if len(self.gallery) == 0:
+            return Outcome(embedded, None, None, "nothing enrolled")
+        ranked = decide(
+            sighting.templates, self.gallery, self._thresholds, self.config.default_threshold,
+            fusion=self.config.fusion, top_k=1, model=sighting.model,
+        ).ranked  # fmt: skip
+        if not ranked:
+            return Outcome(embedded, None, None, "nothing enrolled")
+        top = ranked[0]
+        score, threshold = round(top.candidate.score, 4), top.threshold
+        if matches:
+            best = max(matches, key=lambda m: m.score)
+            return Outcome(embedded, round(best.score, 4), best.threshold, "matched")
+        if not top.matched:
+            return Outcome(embedded, score, threshold, "below threshold")
+        block = blocked_persons.get(top.candidate.person_id) or blocked_lists.get(
+            top.candidate.watchlist_id, "not_authorised"
+        )
+        return Outcome(embedded, score, threshold, BLOCK_REASONS.get(block, block))
 
     def archive_days(self, camera: str) -> int | None:
         """Days to keep this camera's unmatched sightings (None: archive mode is off)."""
@@ -215,12 +262,13 @@ def record_matches(
     if not pending:
         return []
     recorded = []
+    sealed_uri = seal_uri(camera_uri, db.cipher)  # a password in it is a secret at rest
     with media.transaction() as files, db.session() as session:
         cameras = {}
         for sighting, matches in pending:
             if sighting.camera not in cameras:
                 cameras[sighting.camera] = repository.get_or_create_camera(
-                    session, sighting.camera, camera_uri, camera_group, analysis_fps
+                    session, sighting.camera, sealed_uri, camera_group, analysis_fps
                 )
             crop_sha = files.put(encode_jpeg(sighting.best_crop), ".jpg")
             row = repository.save_sighting(session, cameras[sighting.camera], sighting, crop_sha)
@@ -272,12 +320,13 @@ def record_archived(
         return []
     expires_at = datetime.now(UTC) + timedelta(days=archive_days)
     stored = []
+    sealed_uri = seal_uri(camera_uri, db.cipher)  # a password in it is a secret at rest
     with media.transaction() as files, db.session() as session:
         cameras = {}
         for sighting in pending:
             if sighting.camera not in cameras:
                 cameras[sighting.camera] = repository.get_or_create_camera(
-                    session, sighting.camera, camera_uri, camera_group, analysis_fps
+                    session, sighting.camera, sealed_uri, camera_group, analysis_fps
                 )
             camera = cameras[sighting.camera]
             crop_sha = files.put(encode_jpeg(sighting.best_crop), ".jpg")

@@ -1,8 +1,8 @@
 """An alert as JSON: one shape for the API, the live events, webhooks and MQTT.
 
 The document says who was seen where and when, how sure the match is, and how far the
-review has come; never the face itself (``crop_url`` needs an authenticated ``alerts:read``
-request), so a notification that leaks shows no face.
+review has come; never the face itself (``crop_url`` needs an authenticated request with
+``persons:photos:view``, and is audited), so a notification that leaks shows no face.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ dispatcher. Every message carries its idempotency key (a header for webhooks, a 
 MQTT) because delivery is at least once: a receiver that saw the key before drops the repeat.
 
 Webhook requests are signed: ``X-Watchkeeper-Signature: sha256=<hex>`` is the HMAC-SHA256 of
-the exact body bytes with the webhook's secret (see docs/notifications.md for verifying it).
+``<X-Watchkeeper-Timestamp>.<exact body bytes>`` with the webhook's secret. Signing the
+timestamp with the body lets a receiver refuse a captured request replayed later, since a
+fresh timestamp would need a fresh signature (see docs/notifications.md for verifying it).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Delivery:
     """One outbox message, detached from its database session."""
 
     id: int
-    alert_id: int
+    alert_id: int | None  # None: a notice about no alert (the audit chain's published head)
     channel: str
     target: str
     payload: dict[str, Any]
@@ -63,8 +65,10 @@ def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=`` + the HMAC of ``timestamp.body``: the time is covered, not only the body."""
+    message = timestamp.encode("ascii") + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 class WebhookNotifier:
@@ -83,10 +87,11 @@ class WebhookNotifier:
                 f"webhook {delivery.target} is no longer configured (notifications.webhooks)"
             )
         body = body_of({**delivery.payload, "idempotency_key": delivery.idempotency_key})
+        timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(secret, body),
-            TIMESTAMP_HEADER: str(int(time.time())),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+            TIMESTAMP_HEADER: timestamp,
             IDEMPOTENCY_HEADER: delivery.idempotency_key,
             "User-Agent": "watchkeeper-webhook",
         }
@@ -123,8 +128,13 @@ class MqttNotifier:
         self._lock = threading.Lock()
 
     def send(self, delivery: Delivery) -> None:
-        alert = delivery.payload.get("alert", {})
-        topic = topic_for(self.config.topic_prefix, str(alert.get("camera", {}).get("name", "")))
+        alert = delivery.payload.get("alert")
+        prefix = self.config.topic_prefix
+        if alert is None:  # a notice: <prefix>/audit/head for the published audit head
+            event = _TOPIC_UNSAFE.sub("_", str(delivery.payload.get("event", "notice")))
+            topic = f"{prefix}/{event.replace('.', '/')}"
+        else:
+            topic = topic_for(prefix, str(alert.get("camera", {}).get("name", "")))
         body = body_of({**delivery.payload, "idempotency_key": delivery.idempotency_key})
         with self._lock:
             client = self._connected()

@@ -28,6 +28,7 @@ from watchkeeper.policy import audit
 from watchkeeper.recognition import record_matches
 from watchkeeper.store import Database, MediaStore, models, outbox
 from watchkeeper.store import alerts as alert_store
+from watchkeeper.store.outbox import targets_of
 
 SYSTEM_ACTOR = "system:alerts"
 FINAL_STATES = ("confirmed", "rejected")
@@ -35,21 +36,6 @@ FINAL_STATES = ("confirmed", "rejected")
 
 class ReviewError(Exception):
     """A review that the alert's state or the two-person rule does not allow."""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where a new alert must be delivered: a channel and its address."""
-
-    channel: str  # "webhook" or "mqtt"
-    address: str
-
-
-def targets_of(config: NotificationsConfig) -> list[Target]:
-    targets = [Target("webhook", hook.url) for hook in config.webhooks]
-    if config.mqtt.enabled:
-        targets.append(Target("mqtt", f"mqtt://{config.mqtt.host}:{config.mqtt.port}"))
-    return targets
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from watchkeeper.api import ops, problems
 from watchkeeper.api.clients import networks
 from watchkeeper.api.limits import BodyLimit, LoginThrottle, RateLimit
 from watchkeeper.api.metrics import Metrics
-from watchkeeper.api.responses import NoSniff, SafeJSONResponse
+from watchkeeper.api.responses import SafeJSONResponse, SecurityHeaders
 from watchkeeper.api.routers import ROUTERS
 from watchkeeper.api.viewlog import SNAPSHOT_WINDOW_S, ViewWindow
 from watchkeeper.context import AppContext
@@ -77,7 +77,7 @@ def create_app(
         version=__version__,
         summary="Accountable live facial recognition against purpose-bound watchlists.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url="/docs" if settings.docs else None,  # its assets come from a CDN
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
         default_response_class=SafeJSONResponse,
@@ -101,7 +101,7 @@ def create_app(
     problems.install(app)
     # The last added runs first: metrics see every answer, the 413 of BodyLimit included.
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
-    app.add_middleware(NoSniff)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ops.HttpMetrics, metrics=app.state.metrics)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -68,6 +68,18 @@ def client_address(request: Request) -> str:
     return peer
 
 
+def throttle_key(address: str) -> str:
+    """The address as the login throttle counts it: an IPv6 client by its /64, since one
+    host usually holds a whole /64 and could otherwise take a fresh address per attempt."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _host_of(request: Request) -> str:
     """This site's ``host[:port]`` as the browser addressed it (a trusted proxy may say)."""
     host = request.headers.get("host", "")

@@ -52,7 +52,12 @@ def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics (allow-listed networks only)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (allow-listed networks only)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
 def metrics(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
     client = client_address(request)

@@ -24,6 +24,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query, Request
 from pydantic import BaseModel
 
+from watchkeeper.api.params import in_row_range
 from watchkeeper.api.problems import ProblemError
 
 T = TypeVar("T")
@@ -58,9 +59,12 @@ def encode_cursor(key: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return int(text)
+        key = int(text)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ProblemError(400, f"cursor {cursor!r} is not one this API gave out") from None
+        key = None
+    if key is None or not in_row_range(key):  # a forged 2**63 would overflow the driver
+        raise ProblemError(400, f"cursor {cursor!r} is not one this API gave out")
+    return key
 
 
 def paginate(

@@ -21,6 +21,7 @@ from watchkeeper.api.responses import SafeJSONResponse
 from watchkeeper.enrolment import EnrolmentError
 from watchkeeper.policy.accounts import AccountError
 from watchkeeper.policy.roles import UnknownRole
+from watchkeeper.store.crypto import CipherError
 from watchkeeper.store.errors import NotFound, StoreError
 from watchkeeper.vision import ModelError
 from watchkeeper.vision.imageio import ImageError
@@ -81,6 +82,52 @@ def image_error_status(exc: ImageError) -> int:
     return 422
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error (RFC 9457): read status, title and detail.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "For 422: each invalid field, where it is and why.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what error answers are: problem documents.
+
+    FastAPI documents a 422 of its own shape as ``application/json``; clients (and the
+    schema fuzzer) would then reject the real answers. Every 4xx/5xx response of every
+    operation is documented as ``application/problem+json`` with :data:`PROBLEM_SCHEMA`.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    problem_content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[:1] in ("4", "5"):
+                    response["content"] = problem_content
+    return schema
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn our exceptions into problem documents."""
 
@@ -125,6 +172,13 @@ def install(app: FastAPI) -> None:
     async def on_invalid(_request: Request, exc: Exception) -> JSONResponse:
         return problem(422, "Invalid request", str(exc))
 
+    async def on_cipher(request: Request, exc: Exception) -> JSONResponse:
+        # stored data failed its check (swapped, altered, wrong key): the operator must act,
+        # the client learns no path; one line, no traceback
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        detail = "stored data failed its integrity or key check; the server log says which"
+        return problem(500, None, detail)
+
     async def on_model(_request: Request, exc: Exception) -> JSONResponse:
         log.error("face models unavailable: %s", exc)
         return problem(503, None, "the face models are not available; see the server log")
@@ -138,9 +192,17 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(NotFound, on_not_found)
     app.add_exception_handler(StoreError, on_store)
+    app.add_exception_handler(CipherError, on_cipher)
     app.add_exception_handler(EnrolmentError, on_enrolment)
     app.add_exception_handler(ImageError, on_image)
     app.add_exception_handler(AccountError, on_invalid)
     app.add_exception_handler(UnknownRole, on_invalid)
     app.add_exception_handler(ModelError, on_model)
     app.add_exception_handler(Exception, on_unexpected)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

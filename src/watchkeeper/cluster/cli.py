@@ -94,6 +94,12 @@ def plan_command(
     spare_nodes: Annotated[int, typer.Option(min=0, help="Extra nodes of each kind.")] = 1,
     gallery_templates: Annotated[int, typer.Option(min=0)] = 100_000,
     matches_per_camera_hour: Annotated[float, typer.Option(min=0)] = 0.5,
+    busy_share: Annotated[
+        float,
+        typer.Option(
+            min=0, max=1, help="Share of cameras that see a crowd; the rest see a quiet scene."
+        ),
+    ] = 1.0,
     as_json: JsonOption = False,
 ) -> None:
     """How many CPU and GPU nodes, how much network and database a deployment needs."""
@@ -110,6 +116,7 @@ def plan_command(
         faces_per_frame=faces_per_frame, bitrate_mbps=bitrate_mbps,
         cores_per_node=cores_per_node, gpus_per_node=gpus_per_node, spare_nodes=spare_nodes,
         gallery_templates=gallery_templates, matches_per_camera_hour=matches_per_camera_hour,
+        busy_share=busy_share,
     )  # fmt: skip
     try:
         result = plan(deployment, measured)
@@ -131,12 +138,16 @@ def _print_plan(result: dict[str, Any]) -> None:
     console.print(
         f"costs ({c['source']}): decode {c['decode_ms']:g} ms/frame, detect "
         f"{c['detect_ms']:g} ms/frame, embed {c['embed_ms']:g} ms/face × {c['embed_ratio']:g} "
-        "of faces"
+        f"of faces, quiet scene {c['quiet_ms']:g} ms/frame beyond decoding"
     )
     table = Table("what", "needed")
     per = result["per_camera"]
     cpu = result["cpu"]
-    table.add_row("CPU cores per camera", f"{per['cpu_cores']:.3f}")
+    table.add_row("CPU cores per camera, crowd scene", f"{per['crowd_cpu_cores']:.3f}")
+    table.add_row("CPU cores per camera, quiet scene", f"{per['quiet_cpu_cores']:.3f}")
+    table.add_row(
+        f"CPU cores per camera, {per['busy_share']:.0%} crowded", f"{per['cpu_cores']:.3f}"
+    )
     table.add_row("CPU cores in all", f"{cpu['cores_needed']:g}")
     table.add_row(
         f"CPU nodes ({cpu['cores_per_node']} cores)",

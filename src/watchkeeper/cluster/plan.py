@@ -10,6 +10,12 @@ an input. Per camera and second:
   ``analysis_fps × faces_per_frame × embed_ratio × embed_ms``, where ``embed_ratio`` is
   embeddings per detected face, measured on the clip.
 
+That is a **crowd scene**: people in every frame. With motion gating (pipeline/motion.py) a
+**quiet scene** (nobody, nothing moving) costs decoding plus ``analysis_fps × quiet_ms``:
+the motion mask, and a whole-frame detection every ``motion.refresh_s``. Real cameras are a
+mix; ``busy_share`` is the share of camera-hours that look like the crowd, and the cores per
+camera are ``busy_share × crowd + (1 − busy_share) × quiet``.
+
 CPU nodes decode (always: that is where the streams arrive) and, without GPUs, run the
 models too. With GPUs, detection and embedding run on GPU nodes at ``gpu_fps`` analysed
 frames per second per GPU (faces included). Nodes are sized to ``target_utilisation`` of
@@ -38,13 +44,15 @@ class Costs:
     embed_ms: float = 34.0  # per face, SFace, batch 1
     embed_ratio: float = 0.16  # embeddings per detected face (measured: 25 of 155 at 5 fps)
     track_ms: float = 1.0  # tracking, alignment, quality, matching per analysed frame
+    quiet_ms: float = 1.6  # per analysed frame of a still scene, beyond decoding (gated)
+    quiet_detect_share: float = 0.02  # whole-frame detections per analysed frame, still scene
     gpu_fps: float | None = None  # analysed frames/s one GPU sustains (detect + embed)
     source: str = "defaults measured on the 2-core development machine (docs/scaling.md)"
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str) -> Costs:
         """From flat keys, or from ``bench/pipeline.py --json`` output."""
-        if "detector" in data or "embedder" in data:
+        if {"detector", "embedder", "end_to_end", "still_scene"} & set(data):
             return cls._from_bench(data, source)
         known = {f.name for f in fields(cls)} - {"source"}
         unknown = set(data) - known
@@ -73,6 +81,17 @@ class Costs:
         if runs:
             row = min(runs, key=lambda r: abs(r["analysis_fps"] - 5))
             costs = replace(costs, embed_ratio=row["embedded"] / row["faces"])
+            if row.get("decode_cpu_s") and row.get("source_frames"):
+                decode_ms = 1000 * row["decode_cpu_s"] / row["source_frames"]
+                costs = replace(costs, decode_ms=round(decode_ms, 3))
+        empty = [r for r in data.get("still_scene", []) if r.get("scene") == "empty"]
+        if empty:
+            row = empty[0]
+            costs = replace(
+                costs,
+                quiet_ms=max(0.0, float(row["quiet_ms"])),
+                quiet_detect_share=row["whole_frames_detected"] / row["analysed_frames"],
+            )
         return costs
 
 
@@ -97,6 +116,7 @@ class Deployment:
     gallery_templates: int = 100_000
     embedding_dim: int = 128
     counters_flush_s: float = 60.0
+    busy_share: float = 1.0  # share of cameras (camera-hours) that see a crowd; the rest: quiet
 
     def check(self) -> None:
         if self.cameras < 1:
@@ -105,6 +125,8 @@ class Deployment:
             raise ValueError("the analysis rate must be above 0 and at most the source rate")
         if not 0 < self.target_utilisation <= 1:
             raise ValueError("the target utilisation is a fraction above 0 and at most 1")
+        if not 0 <= self.busy_share <= 1:
+            raise ValueError("the busy share is a fraction from 0 to 1")
         if self.cores_per_node < 1 or self.gpus_per_node < 1:
             raise ValueError("a node has at least one core (and a GPU node at least one GPU)")
 
@@ -123,11 +145,19 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
     embed = d.analysis_fps * d.faces_per_frame * costs.embed_ratio * costs.embed_ms / 1000
     track = d.analysis_fps * costs.track_ms / 1000
     on_gpu = costs.gpu_fps is not None
-    cpu_per_camera = decode + track + (0.0 if on_gpu else detect + embed)
+    crowd = decode + track + (0.0 if on_gpu else detect + embed)
+    quiet = decode + d.analysis_fps * costs.quiet_ms / 1000
+    if on_gpu:  # the quiet scene's few whole-frame detections run on the GPUs
+        quiet -= d.analysis_fps * costs.quiet_detect_share * costs.detect_ms / 1000
+    quiet = max(quiet, decode)
+    cpu_per_camera = d.busy_share * crowd + (1 - d.busy_share) * quiet
     usable_cores = d.cores_per_node * d.target_utilisation
     cameras_per_cpu_node = max(1, math.floor(usable_cores / cpu_per_camera))
     cpu_nodes = math.ceil(d.cameras / cameras_per_cpu_node) + d.spare_nodes
-    frames_per_s = d.cameras * d.analysis_fps
+    # frames the models see: every analysed frame of a crowd, a few of a quiet scene
+    frames_per_s = (
+        d.cameras * d.analysis_fps * (d.busy_share + (1 - d.busy_share) * costs.quiet_detect_share)
+    )
     gpu: dict[str, Any] | None = None
     if costs.gpu_fps is not None:
         gpus = math.ceil(frames_per_s / (costs.gpu_fps * d.target_utilisation))
@@ -153,6 +183,9 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
             "embed_cores": round(embed, 4),
             "track_cores": round(track, 4),
             "cpu_cores": round(cpu_per_camera, 4),
+            "crowd_cpu_cores": round(crowd, 4),
+            "quiet_cpu_cores": round(quiet, 4),
+            "busy_share": d.busy_share,
             "embeddings_per_s": round(d.analysis_fps * d.faces_per_frame * costs.embed_ratio, 3),
         },
         "cpu": {

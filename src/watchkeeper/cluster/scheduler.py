@@ -241,7 +241,10 @@ class Scheduler:
     def _read_cameras(self) -> None:
         try:
             with self.db.session(readonly=True) as s:
-                specs = {row.id: CameraSpec.from_row(row) for row in camera_store.list_cameras(s)}
+                specs = {
+                    row.id: CameraSpec.from_row(row, self.db.cipher)
+                    for row in camera_store.list_cameras(s)
+                }
         except StoreError as exc:  # keep the cameras we know until the store answers
             log.warning("cameras not read from the store: %s", exc)
             return

@@ -333,3 +333,67 @@ def identify_command(
             except DatasetError as exc:
                 raise _fail(str(exc), code=1) from exc
     _finish(results, out, as_json, f"Open-set identification on {dataset}")
+
+
+@app.command("degrade")
+def degrade_command(
+    dataset: Annotated[
+        Path,
+        typer.Argument(
+            help="A pair list whose genuine pairs define the identities, or a folder "
+            "per identity (name/*.jpg)."
+        ),
+    ],
+    pairs: PairsOption = None,
+    heights: Annotated[
+        list[int] | None, typer.Option("--height", min=8, help="Face heights in pixels.")
+    ] = None,
+    crfs: Annotated[
+        list[int] | None, typer.Option("--crf", min=0, max=51, help="H.264 CRF values.")
+    ] = None,
+    min_face_size: Annotated[
+        int, typer.Option(min=8, help="Detector's minimum face size during the ladder.")
+    ] = 8,
+    threshold: ThresholdOption = None,
+    out: OutOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recall by face size: probes re-rendered small, H.264-compressed, blurred and dark."""
+    from watchkeeper.evaluation import degrade  # matplotlib and the encoder only when asked
+
+    try:
+        identities = (
+            identities_from_pairs(_pair_set(dataset, pairs))
+            if pairs is not None or dataset.is_file()
+            else load_identity_folders(dataset)
+        )
+        vision = load_settings().vision.model_copy(update={"min_face_size": min_face_size})
+        analyzer = FaceAnalyzer.from_config(vision)
+    except (DatasetError, ConfigError, ModelError) as exc:
+        raise _fail(str(exc)) from exc
+    cut = _threshold(threshold)
+    sizes, rates = tuple(heights or degrade.HEIGHTS), tuple(crfs or degrade.CRFS)
+    with _progress(as_json) as task:
+        advance = task("ladder rungs", len(sizes) * len(rates) * len(degrade.VARIANTS))
+        try:
+            results = degrade.run_ladder(
+                analyzer, identities, cut, sizes, rates, on_rung=lambda: advance(1)
+            )
+        except DatasetError as exc:
+            raise _fail(str(exc), code=1) from exc
+    smallest = degrade.smallest_within(results)
+    document = {"threshold": cut, "smallest_height_within_10_points": smallest,
+                "rungs": degrade.as_json(results)}  # fmt: skip
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "degrade.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+        (out / "degrade.md").write_text(degrade.markdown_table(results) + "\n", encoding="utf-8")
+        degrade.plot(results, out / "degrade.png", cut)
+    if as_json:
+        json.dump(document, sys.stdout, indent=2)
+        print()
+        return
+    Console().print(degrade.markdown_table(results))
+    Console().print(
+        f"smallest face height with recall within 10 points of clean photos: {smallest} px"
+    )

@@ -8,7 +8,7 @@ under). A search may narrow the window and the cameras, never widen them: asking
 refused with the reason.
 
 **The index.** :class:`ArchiveIndex` holds the archive's templates of one model in memory and
-follows the store (it reloads what was added, and everything after a purge), so a search
+follows the store (it loads what was added, and everything after a purge), so a search
 costs a filter over the rows and one exact inner-product scan of those left — the scan an
 exact FAISS index (``IndexFlatIP``) does, without first copying 100,000 vectors into one: at
 that size, building a :class:`~watchkeeper.matching.Gallery` per search took 10 times
@@ -17,6 +17,13 @@ process; the command line loads one per search. A sighting's score is the best o
 templates of the probes' fused score (``max``: the best pair, as live; ``mean``: the mean
 over the probes). Hits at or above the case's threshold become candidates, keyed
 ``arc:<sighting>``, so that searching again adds nothing twice.
+
+**Following the store cheaply.** Every search asks for the highest template id (one index
+lookup) and loads the rows above the last it holds. Counting the rows, which is what notices
+a deletion, scans the whole index (≈ 40 % of an audited search at 100,000 sightings), so it
+is done at most every ``RECOUNT_S`` seconds. In between, a deleted sighting cannot become a
+candidate: every hit is read back from the store before it is written, and one that is gone
+is skipped. Expired sightings are filtered by their expiry at every search anyway.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from watchkeeper.store import investigations as store
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store.crypto import Cipher
 from watchkeeper.store.investigations import ArchivedRows, CaseCandidate
+
+RECOUNT_S = 30.0  # how often the index counts the store's rows to notice deletions
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,31 +93,40 @@ class ArchiveIndex:
         self.rows: ArchivedRows | None = None
         self._group_codes: dict[str, int] = {}
         self._groups = np.zeros(0, np.int64)
+        self._single = True  # one template per sighting: no grouping needed when searching
         self._stamp = (0, 0)
+        self._counted_at = -RECOUNT_S
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return 0 if self.rows is None else len(self.rows)
 
     def refresh(self, s: Session) -> None:
-        """Load what the store added since the last refresh; reload all after a deletion."""
+        """Load what the store added since the last refresh; reload all after a deletion
+        (noticed within ``RECOUNT_S``)."""
         with self._lock:
-            stamp = store.archive_stamp(s, self.model)
-            if stamp == self._stamp:
+            now = time.monotonic()
+            if now - self._counted_at >= RECOUNT_S:
+                stamp = store.archive_stamp(s, self.model)
+                self._counted_at = now
+            else:
+                stamp = (-1, store.archive_highest(s, self.model))  # -1: not counted
+            if stamp[1] == self._stamp[1] and stamp[0] in (-1, self._stamp[0]):
                 return
             added = store.archived_rows(s, self.model, self._stamp[1], self.cipher)
             current = self.rows
-            if current is not None and len(current) + len(added) == stamp[0]:
-                self.rows = _concat(current, added)
-            elif current is None and len(added) == stamp[0]:
-                self.rows = added
-            else:  # rows were deleted (purged): start again
+            held = (len(current) if current is not None else 0) + len(added)
+            if stamp[0] not in (-1, held):  # rows were deleted (purged): start again
                 self.rows = store.archived_rows(s, self.model, 0, self.cipher)
+            else:
+                self.rows = added if current is None else _concat(current, added)
             codes = self._group_codes
             self._groups = np.array(
                 [codes.setdefault(g, len(codes)) for g in self.rows.groups], np.int64
             )
-            self._stamp = stamp
+            ids = self.rows.sighting_ids
+            self._single = len(np.unique(ids)) == len(ids)
+            self._stamp = (len(self.rows), stamp[1])
 
     def search(
         self,
@@ -124,15 +142,16 @@ class ArchiveIndex:
         rows = self.rows
         if rows is None or not len(rows) or not len(probes):
             return [], 0, 0
-        codes = self._group_codes
         mask = (
             (rows.expires > scope.now)
             & (rows.started < scope.end)
             & (rows.ended >= scope.start)
-            & np.isin(self._groups, [codes[g] for g in scope.archiving if g in codes])
+            & self._of_groups(scope.archiving)
         )
-        in_scope = np.isin(self._groups, [codes[g] for g in scope.groups if g in codes])
-        mask &= in_scope | np.isin(rows.camera_ids, np.asarray(scope.camera_ids, np.int64))
+        in_scope = self._of_groups(scope.groups)
+        if len(scope.camera_ids):
+            in_scope |= np.isin(rows.camera_ids, np.asarray(scope.camera_ids, np.int64))
+        mask &= in_scope
         chosen = np.flatnonzero(mask)
         if not len(chosen):
             return [], 0, 0
@@ -141,14 +160,16 @@ class ArchiveIndex:
         unit = probes / np.linalg.norm(probes, axis=1, keepdims=True)
         similarity = vectors @ unit.T  # (N, P): exact inner products
         per_template = similarity.max(axis=1) if fusion == "max" else similarity.mean(axis=1)
-        sightings, first, inverse = np.unique(
-            rows.sighting_ids if everything else rows.sighting_ids[chosen],
-            return_index=True,
-            return_inverse=True,
-        )
-        single = len(sightings) == len(inverse)  # one template per sighting
-        best = np.full(len(sightings), -np.inf, np.float32)
-        np.maximum.at(best, inverse, per_template.astype(np.float32))
+        ids = rows.sighting_ids if everything else rows.sighting_ids[chosen]
+        single = self._single  # one template per sighting: a template's score is its sighting's
+        if single:
+            sightings, first = ids, np.arange(len(ids))
+            inverse = first
+            best = per_template.astype(np.float32)
+        else:
+            sightings, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+            best = np.full(len(sightings), -np.inf, np.float32)
+            np.maximum.at(best, inverse, per_template.astype(np.float32))
         above = np.flatnonzero(best >= threshold)
         order = above[np.argsort(-best[above], kind="stable")][:limit]
         hits = []
@@ -158,6 +179,14 @@ class ArchiveIndex:
             probe = int(probe_ids[int(np.argmax(similarity[template]))])
             hits.append(ArchiveHit(int(sightings[i]), float(best[i]), probe))
         return hits, len(chosen), len(sightings)
+
+    def _of_groups(self, groups: Sequence[str]) -> npt.NDArray[np.bool_]:
+        """Which rows were archived under one of ``groups`` (a lookup per row, no search)."""
+        wanted = np.zeros(len(self._group_codes) + 1, bool)
+        for group in groups:
+            if group in self._group_codes:
+                wanted[self._group_codes[group]] = True
+        return wanted[self._groups]
 
 
 def _concat(a: ArchivedRows, b: ArchivedRows) -> ArchivedRows:
@@ -225,10 +254,13 @@ def search_archive(
         )
         searched = time.perf_counter()
         infos = store.archived_sightings(s, [h.sighting_id for h in hits])
-        added = sum(
-            store.add_candidate(s, _candidate(case.id, case.threshold, hit, infos[hit.sighting_id]))
-            for hit in hits
-            if hit.sighting_id in infos
+        added = store.add_candidates(
+            s,
+            [
+                _candidate(case.id, case.threshold, hit, infos[hit.sighting_id])
+                for hit in hits
+                if hit.sighting_id in infos  # deleted since the index last counted: skipped
+            ],
         )
         result = ArchiveSearch(
             templates, sightings, len(hits), added,

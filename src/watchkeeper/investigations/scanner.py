@@ -35,7 +35,7 @@ from watchkeeper.investigations.cases import check_searchable
 from watchkeeper.investigations.errors import CaseRefused
 from watchkeeper.investigations.matcher import ProbeMatcher, Resemblance
 from watchkeeper.investigations.recordings import sha256_file
-from watchkeeper.pipeline import CameraPipeline
+from watchkeeper.pipeline import CameraPipeline, motion_gated
 from watchkeeper.policy import audit
 from watchkeeper.store import Database, MediaStore
 from watchkeeper.store import investigations as store
@@ -112,9 +112,11 @@ class RecordingScanner:
         started, fps, camera = row.started_at, row.fps, row.camera
         point = _Checkpoint(row.last_frame, row.resume_frame, row.resume_tracks)
         base = row.resume_tracks
+        # recorded scenes are mostly still: the detector runs where the picture changed
+        gated = motion_gated(self.analyzer, self.settings.motion, row.sample_fps)
         pipeline = CameraPipeline(
-            camera, self.analyzer, self.settings.tracking, self.settings.vision.min_quality,
-            self.matcher.screen,
+            camera, gated, self.settings.tracking,  # type: ignore[arg-type]
+            self.settings.vision.min_quality, self.matcher.screen,
         )  # fmt: skip
         streams = self.settings.streams
         try:

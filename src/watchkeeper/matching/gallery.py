@@ -4,12 +4,14 @@ One :class:`Gallery` holds the templates of one model, because templates of diff
 are never compared (DESIGN.md, "Models"): every call that brings vectors names their model and
 a mismatch is refused.
 
-The index follows the size (docs/decisions/0003-gallery-index.md). Up to ``exact_limit``
-templates it is an exact inner-product scan (``IndexFlatIP``): a few milliseconds a probe,
-always the true nearest, and removals in place. Above it, an HNSW graph (``IndexHNSWFlat``)
-answers a million templates in a few milliseconds with recall@1 ≥ 0.99, but it cannot
-delete: removing from it masks the rows at once (no search returns them again) and leaves them
-in the graph until :meth:`Gallery.compact` or :meth:`Gallery.rebuild` builds a clean index.
+The index follows the size (docs/decisions/0003-gallery-index.md, 0041-ivf-gallery.md). Up to
+``exact_limit`` templates it is an exact inner-product scan (``IndexFlatIP``): a few
+milliseconds a probe, always the true nearest, and removals in place. Above it, an
+approximate index (``ann``): an inverted file of uncompressed vectors (``IndexIVFFlat``, the
+default: a million face templates in under a millisecond at recall@1 ≥ 0.99, built in
+minutes) or an HNSW graph (``IndexHNSWFlat``). Neither deletes cheaply: removing from them
+masks the rows at once (no search returns them again) and leaves them in the index until
+:meth:`Gallery.compact` or :meth:`Gallery.rebuild` builds a clean one.
 
 FAISS labels are the gallery's own row numbers; each row's template, person and watchlist ids
 sit in parallel arrays (no ``IndexIDMap``), so a template enrolled on two watchlists is simply
@@ -50,7 +52,8 @@ log = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-IndexKind = Literal["exact", "hnsw"]
+IndexKind = Literal["exact", "hnsw", "ivf"]
+AnnKind = Literal["hnsw", "ivf"]
 Eligible = Callable[[int, int], bool]
 
 # Chosen by bench/gallery.py on 2 cores (docs/decisions/0003-gallery-index.md): at one million
@@ -59,6 +62,11 @@ Eligible = Callable[[int, int], bool]
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 512
+# Chosen by bench/gallery.py on realistic templates (docs/decisions/0041-ivf-gallery.md): at one
+# million, 4,096 lists (about 4·√N) searched 64 at a time find the exact top-1 template of
+# 0.995 of mated probes, and the right person for all of them.
+IVF_NPROBE = 64
+IVF_TRAINING_PER_LIST = 30  # k-means sample: 30 templates per list (FAISS's lower bound is 39)
 # A probe's search widens (×4 each time) until it holds top_k distinct eligible identities;
 # this bounds that widening when most of the gallery is ineligible for the caller.
 MAX_FETCH = 4096
@@ -142,9 +150,11 @@ class Gallery:
         dimension: int,
         exact_limit: int = 200_000,
         *,
+        ann: AnnKind = "ivf",
         hnsw_m: int = HNSW_M,
         ef_construction: int = HNSW_EF_CONSTRUCTION,
         ef_search: int = HNSW_EF_SEARCH,
+        ivf_nprobe: int = IVF_NPROBE,
     ) -> None:
         if dimension < 1:
             raise ValueError(f"gallery dimension must be positive, got {dimension}")
@@ -152,7 +162,11 @@ class Gallery:
             raise ValueError(f"exact_limit must be at least 1, got {exact_limit}")
         self.model = model
         self.dimension = dimension
+        if ann not in ("hnsw", "ivf"):
+            raise ValueError(f"ann must be 'ivf' or 'hnsw', got {ann!r}")
         self.exact_limit = exact_limit
+        self.ann: AnnKind = ann
+        self.ivf_nprobe = ivf_nprobe
         self.hnsw_m = hnsw_m
         self.ef_construction = ef_construction
         self.ef_search = ef_search
@@ -167,12 +181,12 @@ class Gallery:
 
     @property
     def kind(self) -> IndexKind:
-        """``"exact"`` or ``"hnsw"``: the index now searched."""
+        """``"exact"``, ``"ivf"`` or ``"hnsw"``: the index now searched."""
         return self._contents.kind
 
     @property
     def masked(self) -> int:
-        """Removed templates still held by an HNSW graph; :meth:`compact` frees them."""
+        """Removed templates still held by an approximate index; :meth:`compact` frees them."""
         return self._contents.removed
 
     @property
@@ -184,6 +198,10 @@ class Gallery:
             graph = cast(faiss.IndexHNSWFlat, faiss.downcast_index(contents.index)).hnsw
             links: int = graph.neighbors.size() * 4 + graph.offsets.size() * 8  # type: ignore[attr-defined]  # missing from faiss's stubs
             held += links + graph.levels.size() * 4
+        elif contents.kind == "ivf":
+            ivf = cast(faiss.IndexIVFFlat, faiss.downcast_index(contents.index))
+            held += ivf.ntotal * 8 * 2  # a list id per row, and the direct map back to it
+            held += ivf.nlist * self.dimension * 4  # the list centroids
         columns = (
             contents.template_ids,
             contents.person_ids,
@@ -201,7 +219,7 @@ class Gallery:
         *,
         model: str,
     ) -> None:
-        """Enrol templates; an addition that takes the gallery past ``exact_limit`` builds HNSW."""
+        """Enrol templates; one that takes the gallery past ``exact_limit`` builds the ANN index."""
         self._check_model(model)
         t, p, w, v = self._rows(template_ids, person_ids, watchlist_ids, vectors)
         if not len(v):
@@ -265,7 +283,7 @@ class Gallery:
                 self.version = version
 
     def compact(self) -> None:
-        """Rebuild without the masked rows of an HNSW graph (exact search if small enough)."""
+        """Rebuild without the masked rows of an ANN index (exact search if small enough)."""
         with self._writer:
             current = self._contents
             if not current.removed:
@@ -340,6 +358,8 @@ class Gallery:
                 "model": self.model,
                 "dimension": self.dimension,
                 "exact_limit": self.exact_limit,
+                "ann": self.ann,
+                "ivf_nprobe": self.ivf_nprobe,
                 "hnsw_m": self.hnsw_m,
                 "ef_construction": self.ef_construction,
                 "ef_search": self.ef_search,
@@ -373,6 +393,8 @@ class Gallery:
                 meta["model"],
                 meta["dimension"],
                 meta["exact_limit"],
+                ann=meta.get("ann", "hnsw"),
+                ivf_nprobe=meta.get("ivf_nprobe", IVF_NPROBE),
                 hnsw_m=meta["hnsw_m"],
                 ef_construction=meta["ef_construction"],
                 ef_search=meta["ef_search"],
@@ -430,15 +452,19 @@ class Gallery:
     ) -> _Contents:
         kind: IndexKind
         index: faiss.Index
+        vectors = np.ascontiguousarray(vectors, np.float32)
         if len(vectors) <= self.exact_limit:
             kind, index = "exact", faiss.IndexFlatIP(self.dimension)
+            index.add(vectors)
+        elif self.ann == "ivf":
+            kind, index = "ivf", self._build_ivf(vectors)
         else:
             graph = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             graph.hnsw.efConstruction = self.ef_construction
             graph.hnsw.efSearch = self.ef_search
             kind, index = "hnsw", graph
             log.info("building an HNSW index of %d templates for %s", len(vectors), self.model)
-        index.add(np.ascontiguousarray(vectors, np.float32))
+            index.add(vectors)
         return _Contents(
             index=index,
             kind=kind,
@@ -449,6 +475,30 @@ class Gallery:
             # Sorted here, aside, so that the first decision after a rebuild does not pay for it.
             by_person=np.argsort(person_ids, kind="stable").astype(np.int64),
         )
+
+    def _build_ivf(self, vectors: FloatArray) -> faiss.Index:
+        """Inverted lists of the exact vectors, around k-means centroids of a sample of them.
+
+        About 4·√N lists (a power of two): at a million, 4,096 lists of ~250 templates. The
+        centroids are trained on this gallery's own templates; later additions go to their
+        nearest list, and every rebuild or compaction trains afresh.
+        """
+        count = len(vectors)
+        nlist = 1 << max(0, round(np.log2(max(1.0, 4 * np.sqrt(count)))))
+        nlist = min(nlist, count)
+        log.info(
+            "building an IVF index of %d templates in %d lists for %s", count, nlist, self.model
+        )
+        quantiser = faiss.IndexFlatIP(self.dimension)
+        index = faiss.IndexIVFFlat(quantiser, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = min(count, IVF_TRAINING_PER_LIST * nlist)
+        rows = np.random.default_rng(0).choice(count, sample, replace=False)
+        index.cp.min_points_per_centroid = 1  # small galleries: no warning, lists stay valid
+        index.train(vectors[np.sort(rows)])
+        index.add(vectors)
+        index.make_direct_map()  # reconstruct() by row, for rescoring and compaction
+        index.nprobe = self.ivf_nprobe
+        return index
 
     def _remove(self, select: Callable[[_Contents], BoolArray]) -> int:
         with self._writer:
@@ -484,8 +534,12 @@ class Gallery:
             with _one_thread():
                 found_scores, found_rows = contents.index.search(q, fetch)
         else:
-            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in stubs
-            params.efSearch = max(self.ef_search, fetch)
+            if contents.kind == "ivf":
+                params = faiss.SearchParametersIVF()
+                params.nprobe = self.ivf_nprobe
+            else:
+                params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in stubs
+                params.efSearch = max(self.ef_search, fetch)
             if contents.bitmap is not None:
                 # Bound to a local so that the selector outlives the search that uses it.
                 selector = faiss.IDSelectorBitmap(

@@ -1,13 +1,16 @@
 """Pipeline: per-camera frames → faces → tracks → sightings, and the worker that runs it."""
 
 from watchkeeper.pipeline.camera import CameraPipeline, PipelineStats, Screen
+from watchkeeper.pipeline.motion import MotionGatedAnalyzer, motion_gated
 from watchkeeper.pipeline.worker import CameraWorker, Matcher, SightingSink
 
 __all__ = [
     "CameraPipeline",
     "CameraWorker",
     "Matcher",
+    "MotionGatedAnalyzer",
     "PipelineStats",
     "Screen",
     "SightingSink",
+    "motion_gated",
 ]

@@ -1,11 +1,16 @@
-"""One camera's frames in, closed sightings out: detect → track → embed the best frames.
+"""One camera's frames in, closed sightings out: detect → track → embed chosen frames.
 
 Embedding is the expensive step (about 34 ms per face on a CPU core), so it is done when a
 track closes, in one batch for every track that closed on the same frame, and sparingly: the
-track's best face first, and its next ``best_k - 1`` best faces only when a ``screen`` says the
-first left the decision open (a score near or above some watchlist's threshold). Most people a
-camera sees are nobody on any list and score far below every threshold, so they cost one
-embedding each. Faces of tracks that never reach the minimum quality are never embedded.
+track's best face first — always, whatever its quality score, so that no face that could match
+is lost to a heuristic (``pipeline.selection``) — and the best faces of the other parts of its
+life only when a ``screen`` says the first left the decision open (a score near or above some
+watchlist's threshold). Most people a camera sees are nobody on any list and score far below
+every threshold, so they cost one embedding each.
+
+Two guards keep a sighting to one person: a shot change or camera jump ends every open track
+(``pipeline.scenecut``), and a track whose embedded faces disagree is split into parts
+(``pipeline.split``).
 """
 
 from __future__ import annotations
@@ -19,11 +24,16 @@ import numpy.typing as npt
 
 from watchkeeper.config import TrackingConfig
 from watchkeeper.domain import FloatArray, Frame, Observation, Sighting
+from watchkeeper.pipeline.scenecut import SceneCut
+from watchkeeper.pipeline.selection import Moment
+from watchkeeper.pipeline.split import split_parts
 from watchkeeper.pipeline.tracker import FaceTracker, Track
 from watchkeeper.vision import FaceAnalyzer
 
 # Given the first template of each closing track (N, D), which tracks deserve more templates.
 Screen = Callable[[FloatArray], npt.NDArray[np.bool_]]
+
+EARLY_GAIN = 0.1  # an open track is screened again only when its best face got this much better
 
 
 @dataclass(slots=True)
@@ -34,8 +44,9 @@ class PipelineStats:
     frames: int = 0
     faces: int = 0
     embedded: int = 0
-    tracks_closed: int = 0
-    unusable_tracks: int = 0
+    tracks_closed: int = 0  # tracks and, after a split, their parts: the track numbers used
+    scene_cuts: int = 0
+    split_tracks: int = 0
     sightings: int = 0
     early_sightings: int = 0
     detect_s: float = 0.0
@@ -54,12 +65,17 @@ class CameraPipeline:
         min_quality: float,
         screen: Screen | None = None,
         early_after: int = 0,
+        early_looks: int = 3,
     ) -> None:
         self.camera = camera
         self.analyzer = analyzer
-        self.tracker = FaceTracker(tracking, min_quality)
+        self.tracker = FaceTracker(tracking)
+        self.scenecut = SceneCut(tracking.scene_cut_similarity)
+        self.tracking = tracking
+        self.min_quality = min_quality
         self.screen = screen
         self.early_after = early_after
+        self.early_looks = early_looks
         self.stats = PipelineStats()
 
     def process(self, frame: Frame) -> list[Sighting]:
@@ -69,7 +85,10 @@ class CameraPipeline:
         self.stats.frames += 1
         self.stats.faces += len(analysed.faces)
         self.stats.faces_per_frame.append(len(analysed.faces))
-        closed = self.tracker.update(
+        cut = self.scenecut.update(frame.image)
+        self.stats.scene_cuts += cut
+        closed = self.tracker.flush() if cut else []
+        closed += self.tracker.update(
             frame.index, frame.timestamp, frame.image, analysed.faces, analysed.aligned
         )
         return self._early() + self._close(closed)
@@ -84,30 +103,36 @@ class CameraPipeline:
         A live alert should not wait for the person to leave the picture: once a track has
         ``early_after`` detections, its best face so far is embedded and screened, and a
         track that may match is reported at once (its final sighting follows at close; alerts
-        fold the two). Tracks that screen as nobody are not looked at again until they close.
+        fold the two). A person's first faces are often small or turned, so a track that
+        screens as nobody is looked at again when a clearly better face arrives
+        (``EARLY_GAIN``), up to ``early_looks`` times in all.
         """
         if not self.early_after or self.screen is None:
             return []
         ready = [
             t
             for t in self.tracker.tracks
-            if not t.early_checked and t.detections >= self.early_after and t.best
+            if t.early_looks < self.early_looks
+            and t.detections >= self.early_after
+            and t.moments
+            and t.moments.best().quality >= t.early_quality + EARLY_GAIN
         ]
         if not ready:
             return []
-        for track in ready:
-            track.early_checked = True
-        groups = [self._ranked(t) for t in ready]
-        self._embed_missing([group[0] for group in groups])
-        firsts = np.stack([group[0].template for group in groups])  # type: ignore[misc]
-        wanted = self.screen(firsts)
-        candidates = [(t, g[:1]) for t, g, w in zip(ready, groups, wanted, strict=True) if w]
+        bests = [t.moments.best() for t in ready]
+        for track, best in zip(ready, bests, strict=True):
+            track.early_looks += 1
+            track.early_quality = best.quality
+        self._embed_missing([m.observation for m in bests])
+        wanted = self.screen(np.stack([m.observation.template for m in bests]))  # type: ignore[misc]
+        candidates = [(t, m) for t, m, w in zip(ready, bests, wanted, strict=True) if w]
+        for track, _ in candidates:
+            track.early_quality = float("inf")  # reported: the close refines it
         self.stats.early_sightings += len(candidates)
-        return [self._sighting(track, used) for track, used in candidates]
-
-    @staticmethod
-    def _ranked(track: Track) -> list[Observation]:
-        return [entry[2] for entry in sorted(track.best, key=lambda e: -e[0])]
+        return [
+            self._sighting(track.track_id, track.moments.in_order(), [best])
+            for track, best in candidates
+        ]
 
     def _embed_missing(self, observations: list[Observation]) -> None:
         """Embed, in one batch, the observations that have no template yet."""
@@ -122,40 +147,63 @@ class CameraPipeline:
             observation.template = vector
 
     def _close(self, tracks: list[Track]) -> list[Sighting]:
-        self.stats.tracks_closed += len(tracks)
-        usable = [t for t in tracks if t.best and t.best_crop is not None]
-        self.stats.unusable_tracks += len(tracks) - len(usable)
+        usable = [t for t in tracks if t.moments]
+        self.stats.tracks_closed += len(usable)
         if not usable:
             return []
-        groups = [self._ranked(t) for t in usable]
-        # The best face of every track first; the others only where screening says they
-        # could change the decision (a clear non-match needs no second look).
-        self._embed_missing([group[0] for group in groups])
-        firsts = np.stack([group[0].template for group in groups])  # type: ignore[misc]
-        wanted = self.screen(firsts) if self.screen else np.ones(len(groups), bool)
-        chosen = [group if more else group[:1] for group, more in zip(groups, wanted, strict=True)]
-        self._embed_missing([o for group in chosen for o in group[1:]])
-        sightings = [self._sighting(t, used) for t, used in zip(usable, chosen, strict=True)]
+        # The best face of every track first, whatever its quality; the best of the other
+        # parts of its life only where screening says they could change the decision (a clear
+        # non-match needs no second look).
+        bests = [t.moments.best() for t in usable]
+        self._embed_missing([m.observation for m in bests])
+        firsts = np.stack([m.observation.template for m in bests])  # type: ignore[misc]
+        wanted = self.screen(firsts) if self.screen else np.ones(len(usable), bool)
+        chosen = [
+            self._spread(track, best) if more else [best]
+            for track, best, more in zip(usable, bests, wanted, strict=True)
+        ]
+        self._embed_missing([m.observation for group in chosen for m in group[1:]])
+        sightings = [s for track in usable for s in self._parts(track)]
         for track in usable:
-            track.best.clear()  # the aligned faces have served their purpose
+            track.moments.clear()  # the aligned faces have served their purpose
         self.stats.sightings += len(sightings)
         return sightings
 
-    def _sighting(self, track: Track, used: list[Observation]) -> Sighting:
-        assert track.best_crop is not None and track.best_crop_box is not None
+    def _spread(self, track: Track, best: Moment) -> list[Moment]:
+        """The best face of each part of the track's life; beyond its best face, only those
+        that reach the minimum quality."""
+        spread = track.moments.spread(self.tracking.best_k)
+        return [best] + [m for m in spread if m is not best and m.quality >= self.min_quality]
+
+    def _parts(self, track: Track) -> list[Sighting]:
+        """One sighting per person in the track: split where its embedded faces disagree."""
+        parts = split_parts(track.moments.in_order(), self.tracking.same_person_similarity)
+        if len(parts) > 1:
+            self.stats.split_tracks += 1
+            self.stats.tracks_closed += len(parts) - 1
+        ids = [track.track_id] + [self.tracker.next_id() for _ in parts[1:]]
+        return [
+            self._sighting(track_id, part, [m for m in part if m.observation.template is not None])
+            for track_id, part in zip(ids, parts, strict=True)
+        ]
+
+    def _sighting(self, track_id: int, part: list[Moment], used: list[Moment]) -> Sighting:
+        """A sighting of the moments ``part`` (time order) with the templates of ``used``."""
+        best = max(part, key=lambda m: m.quality)
+        used = sorted(used, key=lambda m: -m.quality)
         return Sighting(
             camera=self.camera,
-            track_id=track.track_id,
-            started_at=track.started_at,
-            ended_at=track.ended_at,
-            first_frame=track.first_frame,
-            last_frame=track.last_frame,
-            detections=track.detections,
-            best_frame=track.best_crop_frame,
-            best_box=track.best_crop_box,
-            best_crop=track.best_crop,
-            best_quality=track.best_crop_quality,
-            templates=np.stack([o.template for o in used]),  # type: ignore[misc]
+            track_id=track_id,
+            started_at=part[0].started_at,
+            ended_at=part[-1].ended_at,
+            first_frame=part[0].first_frame,
+            last_frame=part[-1].last_frame,
+            detections=sum(m.detections for m in part),
+            best_frame=best.observation.frame_index,
+            best_box=best.observation.box,
+            best_crop=best.crop,
+            best_quality=best.quality,
+            templates=np.stack([m.observation.template for m in used]),  # type: ignore[misc]
             model=self.analyzer.model,
-            template_frames=[o.frame_index for o in used],
+            template_frames=[m.observation.frame_index for m in used],
         )

@@ -3,26 +3,30 @@
 Why track at all: a person walking past a camera is detected in dozens of frames. Matching
 every detection would cost an embedding per frame and raise an alert per frame. A track
 groups one person's detections so that only its best few frames are embedded and the person
-yields one sighting, matched once.
+yields one sighting, matched once. Which frames those are is ``pipeline.selection``'s job: the
+tracker offers it every face, whatever its quality.
 
 The association is by box geometry only (no appearance), which is enough at the analysis
 rates used (5 frames/s and up): each open track predicts its next box with a constant
 velocity, detections are paired with predictions greedily by overlap, and a detection that
 does not overlap any prediction may still continue a track whose centre is close and whose
 size is similar (a face that moved fast between two analysed frames). Unpaired detections
-start new tracks; a track unseen for ``max_missed`` analysed frames closes.
+start new tracks; a track unseen for ``max_missed`` analysed frames closes. A shot change
+closes every track at once (:meth:`FaceTracker.flush`, called by the camera pipeline when
+``pipeline.scenecut`` sees one): geometry alone would hand a track to whoever stands where its
+face was.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from watchkeeper.config import TrackingConfig
 from watchkeeper.domain import Faces, FloatArray, ImageArray, Observation
+from watchkeeper.pipeline.selection import Moments
 from watchkeeper.vision.align import crop_with_margin
 
 MAX_CENTRE_SHIFT = 0.8  # in face sizes: how far a face may move between analysed frames
@@ -40,14 +44,11 @@ class Track:
     ended_at: float
     box: FloatArray
     velocity: FloatArray
+    moments: Moments  # the best face (and crop) of each stretch of its life, for embedding
     detections: int = 1
     missed: int = 0
-    best: list[tuple[float, int, Observation]] = field(default_factory=list)  # min-heap of K
-    best_crop: ImageArray | None = None
-    best_crop_quality: float = -1.0
-    best_crop_frame: int = -1
-    best_crop_box: FloatArray | None = None
-    early_checked: bool = False  # whether the track was already looked at before closing
+    early_looks: int = 0  # how often the open track was screened before closing
+    early_quality: float = -1.0  # quality of the face last screened (inf: reported)
 
     def predicted_box(self) -> FloatArray:
         box = self.box + self.velocity * (self.missed + 1)
@@ -93,12 +94,10 @@ def proximity_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
 class FaceTracker:
     """The open tracks of one camera; feed it every analysed frame in order."""
 
-    def __init__(self, config: TrackingConfig, min_quality: float) -> None:
+    def __init__(self, config: TrackingConfig) -> None:
         self.config = config
-        self.min_quality = min_quality
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
-        self._order = itertools.count()
 
     def update(
         self,
@@ -133,6 +132,10 @@ class FaceTracker:
                     self._start(frame_index, timestamp, image, faces, aligned, face_index)
                 )
         return closed
+
+    def next_id(self) -> int:
+        """A new track number, for a part of a track that was split after it closed."""
+        return next(self._ids)
 
     def flush(self) -> list[Track]:
         """Close every open track (the source ended or the camera stopped)."""
@@ -178,6 +181,7 @@ class FaceTracker:
             ended_at=timestamp,
             box=faces.boxes[face_index].copy(),
             velocity=np.zeros(4, np.float32),
+            moments=Moments(timestamp, self.config.stretch_seconds),
             detections=0,
         )
         self._extend(track, frame_index, timestamp, image, faces, aligned, face_index)
@@ -203,13 +207,6 @@ class FaceTracker:
         track.last_frame = frame_index
         track.ended_at = timestamp
         quality = float(faces.quality[face_index])
-        if quality > track.best_crop_quality:
-            track.best_crop = crop_with_margin(image, box)
-            track.best_crop_quality = quality
-            track.best_crop_frame = frame_index
-            track.best_crop_box = box
-        if quality < self.min_quality:
-            return
         observation = Observation(
             frame_index=frame_index,
             timestamp=timestamp,
@@ -219,8 +216,4 @@ class FaceTracker:
             quality=quality,
             aligned=aligned[face_index].copy(),
         )
-        entry = (quality, next(self._order), observation)  # the counter breaks ties
-        if len(track.best) < self.config.best_k:
-            heapq.heappush(track.best, entry)
-        elif quality > track.best[0][0]:
-            heapq.heapreplace(track.best, entry)
+        track.moments.offer(observation, lambda: crop_with_margin(image, box))

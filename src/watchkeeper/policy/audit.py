@@ -39,6 +39,7 @@ from watchkeeper.store import audit_log
 from watchkeeper.store.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
+AUDIT_HEAD_KEY = "watchkeeper.audit_head"  # Session.info: the head this session appended
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ def record(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    session.info[AUDIT_HEAD_KEY] = ChainHead(event.seq, event.hash)  # published after commit
     return event
 
 

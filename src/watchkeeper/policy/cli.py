@@ -343,7 +343,8 @@ def keys_rotate(
     new = read_key_file(new_key_file)
     result = keys.rotate(app_ctx.db, app_ctx.media, old, new, app_ctx.actor)
     console.print(
-        f"re-encrypted {result.templates} templates and {result.files} files with key "
+        f"re-encrypted {result.templates} templates, {result.files} files and "
+        f"{result.passwords} camera passwords with key "
         f"{result.new_key_id} ({result.skipped} already were). Now point WATCHKEEPER_KEY or "
         f"policy.key_file at {new_key_file}."
     )

@@ -1,4 +1,4 @@
-"""Key rotation: every template and media file re-encrypted under a new key, or none.
+"""Key rotation: every template, media file and camera password re-encrypted, or none.
 
 The database part is one transaction. Files cannot join it, so they are staged: each is
 re-encrypted into a temporary file beside it (flushed to disk) before the transaction
@@ -23,7 +23,15 @@ from pathlib import Path
 
 from watchkeeper.policy import audit
 from watchkeeper.store import Database, MediaStore, StoreError, repository
+from watchkeeper.store import cameras as camera_store
 from watchkeeper.store.crypto import MEDIA, TEMPLATE, Cipher, is_encrypted, key_id, unseal
+from watchkeeper.store.uri_secrets import (
+    has_password,
+    has_plaintext_password,
+    open_uri,
+    seal_uri,
+    sealed_with,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,7 @@ class RotationReport:
     templates: int  # rows re-encrypted
     files: int  # media files re-encrypted
     skipped: int  # already under the new key
+    passwords: int = 0  # camera URI passwords (re-)encrypted
 
 
 def rotate(
@@ -49,13 +58,15 @@ def rotate(
         for sha in media.shas():
             path = media.path(sha)
             blob = path.read_bytes()
-            if cipher.written_with_current_key(blob):
+            if cipher.written_with_current_key(blob, bound=True):
                 skipped += 1
                 continue
-            plain = unseal(reader, blob, MEDIA, f"media file {sha}")
+            # a file under the new key but not yet bound to its name (WKE1) is read with it
+            key = cipher if cipher.written_with_current_key(blob) else reader
+            plain = unseal(key, blob, MEDIA, f"media file {sha}", subject=sha)
             if hashlib.sha256(plain).hexdigest() != sha:
                 raise StoreError(f"media file {path} does not match its SHA-256: it is corrupt")
-            staged.append((_stage(path, cipher.encrypt(plain, MEDIA)), path))
+            staged.append((_stage(path, cipher.encrypt(plain, MEDIA, subject=sha)), path))
         with db.session() as s:
             templates = 0
             for row in repository.template_rows(s):
@@ -66,8 +77,21 @@ def rotate(
                 plain = unseal(reader, row.vector, TEMPLATE, what, 4 * row.dimension)
                 row.vector = cipher.encrypt(plain, TEMPLATE)
                 templates += 1
+            passwords = 0
+            for camera in camera_store.list_cameras(s):
+                if sealed_with(camera.uri, cipher):
+                    skipped += 1
+                elif has_password(camera.uri):  # plain, or under the old key
+                    plain_uri = open_uri(camera.uri, reader, f'camera "{camera.name}"')
+                    camera.uri = seal_uri(plain_uri, cipher)
+                    passwords += 1
             report = RotationReport(
-                key_id(old_key) if old_key else None, cipher.key_id, templates, len(staged), skipped
+                key_id(old_key) if old_key else None,
+                cipher.key_id,
+                templates,
+                len(staged),
+                skipped,
+                passwords,
             )
             audit.record(
                 s,
@@ -79,6 +103,7 @@ def rotate(
                     "old_key": report.old_key_id,
                     "templates": templates,
                     "files": len(staged),
+                    "camera_passwords": passwords,
                     "skipped": skipped,
                 },
             )
@@ -98,6 +123,7 @@ def plaintext_left(db: Database, media: MediaStore) -> int:
     with db.session(readonly=True) as s:
         for vector, dimension in repository.template_vectors(s):
             count += not is_encrypted(vector, 4 * dimension)
+        count += sum(has_plaintext_password(c.uri) for c in camera_store.list_cameras(s))
     return count
 
 

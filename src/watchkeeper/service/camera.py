@@ -25,12 +25,14 @@ import numpy as np
 from watchkeeper.alerts import AlertService, CameraRef
 from watchkeeper.config import Settings
 from watchkeeper.domain import Frame, Match, Sighting
-from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen
+from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen, motion_gated
 from watchkeeper.pipeline.region import inside
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import record_archived
 from watchkeeper.service.batcher import Inference
+from watchkeeper.store.crypto import Cipher
 from watchkeeper.store.models import Camera
+from watchkeeper.store.uri_secrets import open_uri
 from watchkeeper.streams import SOURCE_KINDS, Source, SourceError, open_source, resolve
 from watchkeeper.streams.base import redact
 from watchkeeper.usecases.runtime import CameraStatus
@@ -59,19 +61,22 @@ class CameraSpec:
     min_face_size: int | None = None
     detection_threshold: float | None = None
     roi: tuple[float, ...] | None = None
+    motion_gating: bool | None = None  # None: the configured default
 
     @classmethod
-    def from_row(cls, row: Camera) -> CameraSpec:
+    def from_row(cls, row: Camera, cipher: Cipher | None) -> CameraSpec:
+        """The spec to run; ``cipher`` (``Database.cipher``) opens a password stored sealed."""
         return cls(
             id=row.id,
             name=row.name,
-            uri=row.uri,
+            uri=open_uri(row.uri, cipher, f'camera "{row.name}"'),
             group=row.group,
             analysis_fps=row.analysis_fps,
             enabled=row.enabled,
             min_face_size=row.min_face_size,
             detection_threshold=row.detection_threshold,
             roi=tuple(row.roi) if row.roi else None,
+            motion_gating=row.motion_gating,
         )
 
 
@@ -200,13 +205,19 @@ class CameraRunner:
                 backoff_base_s=streams.backoff_base_s,
                 backoff_cap_s=streams.backoff_cap_s,
             )
+            # the gate sits under the camera's filter: it hands on faces in frame pixels
+            gated = motion_gated(
+                self.inference, self.settings.motion, self.spec.analysis_fps,
+                self.spec.motion_gating,
+            )  # fmt: skip
             pipeline = CameraPipeline(
                 self.spec.name,
-                CameraFilter(self.inference, self.spec),  # type: ignore[arg-type]
+                CameraFilter(gated, self.spec),  # type: ignore[arg-type]
                 self.settings.tracking,
                 self.settings.vision.min_quality,
                 self.screen,
                 early_after=self.settings.tracking.early_match_after if self.live else 0,
+                early_looks=self.settings.tracking.early_match_looks,
             )
             on_frame = (
                 self.counters.frame_hook(pipeline, then=self._on_frame)

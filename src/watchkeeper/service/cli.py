@@ -56,6 +56,13 @@ def camera_add(
         str | None, typer.Option(help="Region x1,y1,x2,y2 or a polygon, in fractions 0..1.")
     ] = None,
     enabled: Annotated[bool, typer.Option(help="Watch it as soon as the service runs.")] = True,
+    motion_gating: Annotated[
+        bool | None,
+        typer.Option(
+            "--motion-gating/--no-motion-gating",
+            help="Detect only where the picture changed (default: the motion.enabled setting).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a camera (the running service picks it up at its next start)."""
@@ -63,7 +70,7 @@ def camera_add(
     values = {
         "name": name, "uri": uri, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
-        "roi": _roi(roi),
+        "roi": _roi(roi), "motion_gating": motion_gating,
     }  # fmt: skip
     try:
         document = registry.add_camera(app_ctx.db, app_ctx.actor, values)
@@ -102,6 +109,9 @@ def camera_update(
     detection_threshold: Annotated[float | None, typer.Option(min=0.01, max=0.99)] = None,
     roi: Annotated[str | None, typer.Option(help="New region, or 'none' for all.")] = None,
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    motion_gating: Annotated[
+        bool | None, typer.Option("--motion-gating/--no-motion-gating")
+    ] = None,
     reason: Annotated[str | None, typer.Option(help="For the audit log.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -110,6 +120,7 @@ def camera_update(
     given = {
         "uri": uri, "name": name, "group": group, "analysis_fps": fps, "enabled": enabled,
         "min_face_size": min_face_size, "detection_threshold": detection_threshold,
+        "motion_gating": motion_gating,
     }  # fmt: skip
     changes = {k: v for k, v in given.items() if v is not None}
     if roi is not None:

@@ -73,7 +73,7 @@ class CameraManager:
 
     def start(self) -> None:
         with self.db.session(readonly=True) as s:
-            specs = [CameraSpec.from_row(row) for row in camera_store.list_cameras(s)]
+            specs = [CameraSpec.from_row(r, self.db.cipher) for r in camera_store.list_cameras(s)]
         for spec in specs:
             self._apply(spec)
         self._housekeeper = threading.Thread(
@@ -101,7 +101,7 @@ class CameraManager:
         """Bring the runner of one camera in line with the store (after a create or change)."""
         try:
             with self.db.session(readonly=True) as s:
-                spec = CameraSpec.from_row(camera_store.get_camera(s, camera_id))
+                spec = CameraSpec.from_row(camera_store.get_camera(s, camera_id), self.db.cipher)
         except NotFound:
             self.remove(camera_id)
             return

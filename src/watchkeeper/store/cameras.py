@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.store.errors import NotFound, StoreError
 from watchkeeper.store.models import Camera, Sighting
+from watchkeeper.store.names import check_name
 
 EDITABLE = (
     "name",
@@ -25,6 +26,7 @@ EDITABLE = (
     "min_face_size",
     "detection_threshold",
     "roi",
+    "motion_gating",
 )
 
 
@@ -35,6 +37,7 @@ def create_camera(s: Session, **values: Any) -> Camera:
     name, uri = values.get("name"), values.get("uri")
     if not name or not uri:
         raise StoreError("a camera needs a name and a URI")
+    check_name(name, "camera name")
     if s.scalar(select(Camera.id).where(Camera.name == name)) is not None:
         raise StoreError(f'camera "{name}" already exists')
     defaults = {"group": "default", "enabled": True, "analysis_fps": 5.0}
@@ -84,6 +87,8 @@ def update_camera(s: Session, camera: Camera, **changes: Any) -> dict[str, tuple
     if unknown:
         raise StoreError(f"unknown camera field(s): {', '.join(sorted(unknown))}")
     new_name = changes.get("name")
+    if new_name is not None:
+        check_name(new_name, "camera name")
     if new_name is not None and new_name != camera.name:
         clash = s.scalar(select(Camera.id).where(Camera.name == new_name))
         if clash is not None:

@@ -19,7 +19,8 @@ read can ask for ``session(readonly=True)`` so that long reads do not hold up wr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from watchkeeper.store import tables as _tables  # noqa: F401  (every mapper, before a session)
+from watchkeeper.store.crypto import Cipher
 from watchkeeper.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,11 @@ class Database:
     :class:`StoreError` that names the URL (never its password).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cipher: Cipher | None = None) -> None:
+        self.cipher = cipher  # the key for secrets inside rows (camera passwords); None: plain
+        # called with (database, Session.info) after each commit of a session that wrote
+        # (the audit chain's head publisher, policy.anchors)
+        self.after_commit: list[Callable[[Database, dict[str, Any]], None]] = []
         try:
             self.url: URL = make_url(url)
         except ArgumentError as exc:
@@ -85,7 +91,9 @@ class Database:
                 kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
                 try:
-                    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                    path = Path(database).expanduser()
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    _make_private(path)
                 except OSError as exc:
                     raise StoreError(
                         f"cannot create the folder of database {self.safe_url}: {exc}"
@@ -129,6 +137,9 @@ class Database:
         try:
             yield session
             session.commit()
+            if session.info and not readonly:
+                for hook in self.after_commit:
+                    hook(self, session.info)
         except DBAPIError as exc:
             session.rollback()
             raise StoreError(f"database {self.safe_url} refused: {_first_line(exc)}") from exc
@@ -140,6 +151,19 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _make_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), and tighten an older one.
+
+    The file holds names, reasons and the audit log: other local users have no business
+    reading it. SQLite gives its -wal and -shm files the mode of the database file.
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+            log.info("restricted %s to its owner (mode 0600)", file)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

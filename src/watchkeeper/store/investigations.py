@@ -352,6 +352,32 @@ def add_candidate(s: Session, row: CaseCandidate) -> bool:
     return True
 
 
+def add_candidates(s: Session, rows: Sequence[CaseCandidate]) -> int:
+    """Insert those whose key the case does not hold yet, with one query; how many."""
+    if not rows:
+        return 0
+    by_case: dict[int, set[str]] = {}
+    for row in rows:
+        by_case.setdefault(row.case_id, set()).add(row.key)
+    held = {
+        (case_id, key)
+        for case_id, keys in by_case.items()
+        for key in s.scalars(
+            select(CaseCandidate.key).where(
+                CaseCandidate.case_id == case_id, CaseCandidate.key.in_(sorted(keys))
+            )
+        )
+    }
+    new = []
+    for row in rows:
+        if (row.case_id, row.key) not in held:
+            held.add((row.case_id, row.key))
+            new.append(row)
+    s.add_all(new)
+    s.flush()
+    return len(new)
+
+
 def candidates_of(s: Session, case_id: int) -> list[CaseCandidate]:
     """Best first (score, then time, then id for a stable order)."""
     query = (
@@ -434,6 +460,13 @@ def archive_stamp(s: Session, model: str) -> tuple[int, int]:
         )
     ).one()
     return int(count or 0), int(highest or 0)
+
+
+def archive_highest(s: Session, model: str) -> int:
+    """The highest id of the archive's templates of ``model``: one index lookup, so a search
+    can afford it every time (counting them all, as :func:`archive_stamp` does, cannot)."""
+    highest = s.scalar(select(func.max(SightingTemplate.id)).where(SightingTemplate.model == model))
+    return int(highest or 0)
 
 
 def archived_rows(

@@ -18,7 +18,10 @@ delete functions return the shas that became unreferenced), so a rollback never 
 
 With a ``cipher`` (the configured key, see ``store.crypto``) files are written encrypted and
 read back decrypted; the name stays the SHA-256 of the plaintext, so deduplication and the
-integrity check work the same.
+integrity check work the same. The encryption is bound to that name (AES-GCM associated
+data), and every read checks the plaintext against it: a file copied over another one (a
+swap on disk) is refused with :class:`CipherError` instead of being served as the other
+person's photo.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from watchkeeper.store.crypto import MEDIA, Cipher, seal, unseal
+from watchkeeper.store.crypto import MEDIA, Cipher, CipherError, seal, unseal
 from watchkeeper.store.errors import NotFound, StoreError
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,15 @@ class MediaStore:
         raise NotFound(f"media file {sha} is not in {self.root}")
 
     def read(self, sha: str) -> bytes:
-        return unseal(self.cipher, self.path(sha).read_bytes(), MEDIA, f"media file {sha}")
+        """The plaintext of ``sha``, checked against its name (:class:`CipherError` if not)."""
+        what = f"media file {sha}"
+        data = unseal(self.cipher, self.path(sha).read_bytes(), MEDIA, what, subject=sha)
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise CipherError(
+                f"{what} does not match its SHA-256 name: it was swapped with another file or "
+                f"altered on disk; restore {self.path(sha)} from a backup"
+            )
+        return data
 
     def shas(self) -> list[str]:
         """Every stored file's SHA-256 (what a key rotation must rewrite)."""
@@ -114,7 +125,7 @@ class MediaStore:
             raise _media_error(exc, self.root) from exc
         try:
             with os.fdopen(fd, "wb") as file:
-                file.write(seal(self.cipher, data, MEDIA))
+                file.write(seal(self.cipher, data, MEDIA, subject=sha))
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(tmp_name, target)

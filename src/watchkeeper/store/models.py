@@ -161,6 +161,7 @@ class Camera(Base):
     min_face_size: Mapped[int | None]
     detection_threshold: Mapped[float | None]
     roi: Mapped[list[float] | None]  # [x1, y1, x2, y2] or a polygon [x, y, x, y, ...]; None: all
+    motion_gating: Mapped[bool | None]  # None: the configured default (motion.enabled)
 
 
 class Sighting(Base):

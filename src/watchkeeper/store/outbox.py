@@ -10,12 +10,14 @@ same on every attempt (alert id + channel + target).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from watchkeeper.config import NotificationsConfig
 from watchkeeper.store.models import Base, utcnow
 
 
@@ -23,7 +25,10 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    # None: a notice that belongs to no alert (the audit chain's published head)
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -50,6 +55,25 @@ def enqueue(
         target=target,
         payload=payload,
         idempotency_key=idempotency_key(alert_id, channel, target),
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    s.add(message)
+    s.flush()
+    return message
+
+
+def enqueue_notice(
+    s: Session, key: str, channel: str, target: str, payload: dict[str, Any]
+) -> OutboxMessage:
+    """A message about no alert (``key`` names it: ``audit-head-42``), delivered the same way."""
+    digest = hashlib.sha256(target.encode()).hexdigest()[:12]
+    message = OutboxMessage(
+        alert_id=None,
+        channel=channel,
+        target=target,
+        payload=payload,
+        idempotency_key=f"{key}-{channel}-{digest}",
         attempts=0,
         next_attempt_at=utcnow(),
     )
@@ -107,3 +131,18 @@ def list_messages(
     if before_id is not None:
         query = query.where(OutboxMessage.id < before_id)
     return list(s.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a new alert must be delivered: a channel and its address."""
+
+    channel: str  # "webhook" or "mqtt"
+    address: str
+
+
+def targets_of(config: NotificationsConfig) -> list[Target]:
+    targets = [Target("webhook", hook.url) for hook in config.webhooks]
+    if config.mqtt.enabled:
+        targets.append(Target("mqtt", f"mqtt://{config.mqtt.host}:{config.mqtt.port}"))
+    return targets

@@ -36,6 +36,7 @@ from watchkeeper.store.models import (
     Template,
     Watchlist,
 )
+from watchkeeper.store.names import check_name
 from watchkeeper.store.policy import SightingTemplate
 from watchkeeper.store.tables import metadata
 
@@ -56,6 +57,7 @@ def create_watchlist(
     threshold: float | None = None,
     confirmations_required: int = 1,
 ) -> Watchlist:
+    check_name(name, "watchlist name")
     if purpose not in PURPOSES:
         raise StoreError(f"purpose {purpose!r} is not one of: {', '.join(PURPOSES)}")
     if confirmations_required < 1:
@@ -133,6 +135,7 @@ def add_person(
     expires_at: datetime | None,
     created_by: str,
 ) -> Person:
+    check_name(name, "person name")
     person = Person(
         watchlist=watchlist,
         name=name,
@@ -298,6 +301,7 @@ def get_or_create_camera(
 ) -> Camera:
     camera = s.scalar(select(Camera).where(Camera.name == name))
     if camera is None:
+        check_name(name, "camera name")
         camera = Camera(name=name, uri=uri, group=group, analysis_fps=analysis_fps, enabled=True)
         s.add(camera)
         s.flush()

@@ -105,7 +105,15 @@ class AvSource:
     def _video_stream(self, container: av.container.InputContainer) -> av.video.VideoStream:
         if not container.streams.video:
             raise SourceError(f"{self.label}: has no video stream")
-        return container.streams.video[0]
+        stream = container.streams.video[0]
+        # a crafted header can claim any size: refuse it before a frame buffer is allocated
+        width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+        if width * height > self.options.max_image_pixels:
+            raise SourceError(
+                f"{self.label}: frames of {width}×{height} are {width * height:,} pixels, more "
+                f"than the {self.options.max_image_pixels:,} allowed (streams.max_image_pixels)"
+            )
+        return stream
 
     def _configure_decoder(self, stream: av.video.VideoStream) -> None:
         codec = stream.codec_context

@@ -16,7 +16,7 @@ from typing import Any
 
 from watchkeeper.context import AppContext
 from watchkeeper.domain import Frame, Match, Sighting
-from watchkeeper.pipeline import CameraPipeline, CameraWorker
+from watchkeeper.pipeline import CameraPipeline, CameraWorker, motion_gated
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.policy.eligibility import load_snapshot
 from watchkeeper.recognition import Recogniser, record_archived, record_matches
@@ -58,7 +58,11 @@ def process_source(
         policy=settings.policy, cipher=app_ctx.cipher, counters=counters,
     )  # fmt: skip
     pipeline = CameraPipeline(
-        camera, analyzer, settings.tracking, settings.vision.min_quality, recogniser.screen
+        camera,
+        motion_gated(analyzer, settings.motion, analysis_fps),  # type: ignore[arg-type]
+        settings.tracking,
+        settings.vision.min_quality,
+        recogniser.screen,
     )
     results: Results = []
     live = getattr(source, "live", False)
@@ -171,6 +175,16 @@ def _names(app_ctx: AppContext, results: Results) -> dict[int, tuple[str, str]]:
         }
 
 
+def outcome_json(sighting: Sighting) -> dict[str, Any]:
+    """Why the track matched or not (numbers and a reason: nothing of the face itself)."""
+    outcome = sighting.outcome
+    return {
+        "embedded": len(sighting.templates),
+        "best_score": outcome.best_score if outcome else None,
+        "outcome": outcome.reason if outcome else None,
+    }
+
+
 def results_json(app_ctx: AppContext, results: Results, pipeline: CameraPipeline) -> dict[str, Any]:
     """The analysis as plain values: counts, and each sighting with its matches."""
     names = _names(app_ctx, results)
@@ -189,6 +203,7 @@ def results_json(app_ctx: AppContext, results: Results, pipeline: CameraPipeline
                 "started_at": datetime.fromtimestamp(s.started_at, UTC).isoformat(),
                 "ended_at": datetime.fromtimestamp(s.ended_at, UTC).isoformat(),
                 "quality": round(s.best_quality, 3),
+                **outcome_json(s),
                 "matches": [
                     {
                         "person_id": m.person_id,

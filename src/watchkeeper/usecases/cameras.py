@@ -1,7 +1,8 @@
 """Camera configuration changes, one way for the API and the CLI: checked, stored, audited.
 
-A camera URI may hold a password (``rtsp://user:secret@cam/...``). It is stored as given
-(the service needs it) but never shown: documents and audit records carry the URI with the
+A camera URI may hold a password (``rtsp://user:secret@cam/...``). It is stored encrypted
+when a key is configured (``store.uri_secrets``; the service decrypts it to connect) and
+never shown: documents and audit records carry the URI with the
 password replaced by ``***``, and an update that sends that redacted form back unchanged
 keeps the stored URI.
 """
@@ -15,6 +16,7 @@ from watchkeeper.policy import audit
 from watchkeeper.store import Database
 from watchkeeper.store import cameras as camera_store
 from watchkeeper.store.models import Camera
+from watchkeeper.store.uri_secrets import open_uri, seal_uri
 from watchkeeper.streams.base import redact
 from watchkeeper.streams.probe import check_uri
 from watchkeeper.usecases.runtime import CameraStatus
@@ -40,6 +42,8 @@ def checked(values: dict[str, Any]) -> dict[str, Any]:
 
 def add_camera(db: Database, actor: str, values: dict[str, Any]) -> dict[str, Any]:
     values = checked(values)
+    if values.get("uri") is not None:
+        values["uri"] = seal_uri(values["uri"], db.cipher)
     with db.session() as s:
         row = camera_store.create_camera(s, **values)
         document = camera_document(row)
@@ -54,7 +58,13 @@ def update_camera(
         row = camera_store.get_camera(s, name_or_id)
         if changes.get("uri") is not None and changes["uri"] == redact(row.uri):
             changes = {k: v for k, v in changes.items() if k != "uri"}  # sent back as shown
-        changed = camera_store.update_camera(s, row, **checked(changes))
+        changes = checked(changes)
+        if changes.get("uri") is not None:
+            if changes["uri"] == _stored_uri(db, row):
+                del changes["uri"]  # the same URI: no new ciphertext, no audit record
+            else:
+                changes["uri"] = seal_uri(changes["uri"], db.cipher)
+        changed = camera_store.update_camera(s, row, **changes)
         if changed:
             shown = {f: [_shown(f, old), _shown(f, new)] for f, (old, new) in changed.items()}
             audit.record(
@@ -75,6 +85,10 @@ def delete_camera(db: Database, actor: str, name_or_id: str | int, reason: str |
     return camera_id
 
 
+def _stored_uri(db: Database, row: Camera) -> str:
+    return open_uri(row.uri, db.cipher, f'camera "{row.name}"')
+
+
 def camera_document(row: Camera, status: CameraStatus | None = None) -> dict[str, Any]:
     """The camera as the API and CLI show it (password redacted), with its status if given."""
     document: dict[str, Any] = {
@@ -87,6 +101,7 @@ def camera_document(row: Camera, status: CameraStatus | None = None) -> dict[str
         "min_face_size": row.min_face_size,
         "detection_threshold": row.detection_threshold,
         "roi": row.roi,
+        "motion_gating": row.motion_gating,
         "created_at": row.created_at.isoformat() if row.created_at else None,
     }
     return with_status(document, status)

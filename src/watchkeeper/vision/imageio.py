@@ -68,6 +68,75 @@ def encode_jpeg(image: ImageArray, quality: int = 90) -> bytes:
     return buffer.tobytes()
 
 
+# JPEG segments that carry what the camera knew, not what it saw: EXIF and XMP (APP1: the GPS
+# position, the device's serial number, the time), IPTC (APP13), comments (COM)
+_JPEG_METADATA = {0xE1, 0xED, 0xFE}
+# PNG chunks of the same kind: EXIF, text (tEXt/zTXt/iTXt: XMP lives there) and time
+_PNG_METADATA = {b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"}
+
+
+def without_metadata(data: bytes, max_pixels: int, source: str = "image") -> bytes:
+    """The photo as it should be stored: the same pixels, no EXIF, XMP, IPTC or comments.
+
+    People's photos carry the GPS position of whoever took them; nothing of that belongs in
+    a watchlist. JPEG and PNG keep their pixels bit for bit (only metadata segments or chunks
+    are dropped). A JPEG whose EXIF rotates it is re-encoded upright (quality 95), since the
+    rotation would go with the EXIF; other formats are re-encoded as PNG.
+    """
+    if data[:3] == b"\xff\xd8\xff" and _exif_orientation(data, max_pixels, source) in (None, 1):
+        return _strip_jpeg(data, source)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return _strip_png(data, source)
+    rgb = decode_image(data, max_pixels, source)[:, :, ::-1]
+    out = io.BytesIO()
+    is_jpeg = data[:3] == b"\xff\xd8\xff"
+    Image.fromarray(np.ascontiguousarray(rgb)).save(
+        out, format="JPEG" if is_jpeg else "PNG", **({"quality": 95} if is_jpeg else {})
+    )
+    return out.getvalue()
+
+
+def _exif_orientation(data: bytes, max_pixels: int, source: str) -> int | None:
+    decode_image(data, max_pixels, source)  # the same refusals as the decoder, first
+    with Image.open(io.BytesIO(data)) as img:
+        value = img.getexif().get(0x0112)  # Orientation
+    return value if isinstance(value, int) else None
+
+
+def _strip_jpeg(data: bytes, source: str) -> bytes:
+    out, at = bytearray(data[:2]), 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            raise ImageError(f"{source}: JPEG structure is corrupt at byte {at}")
+        marker = data[at + 1]
+        if marker == 0xDA:  # start of scan: the pixels and the rest of the file, kept as is
+            out += data[at:]
+            return bytes(out)
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if length < 2:
+            raise ImageError(f"{source}: JPEG structure is corrupt at byte {at}")
+        if marker not in _JPEG_METADATA:
+            out += data[at : at + 2 + length]
+        at += 2 + length
+    raise ImageError(f"{source}: image data is corrupt or truncated (no JPEG scan found)")
+
+
+def _strip_png(data: bytes, source: str) -> bytes:
+    out, at = bytearray(data[:8]), 8
+    while at + 12 <= len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8]
+        end = at + 12 + length
+        if end > len(data):
+            break
+        if kind not in _PNG_METADATA:
+            out += data[at:end]
+        at = end
+        if kind == b"IEND":
+            return bytes(out)
+    raise ImageError(f"{source}: image data is corrupt or truncated (no PNG end found)")
+
+
 def _decode(stream: BinaryIO, max_pixels: int, source: str) -> ImageArray:
     try:
         with Image.open(stream) as img:

@@ -100,7 +100,10 @@ def test_metrics_are_served_to_the_allow_listed_address_only(start_api):
     assert httpx.get(f"{elsewhere.url}/metrics").status_code == 403
 
 
-def test_the_openapi_document_and_docs_page_are_served(api: LiveApi):
+def test_the_openapi_document_is_served_and_the_cdn_docs_page_only_on_request(
+    api: LiveApi, start_api
+):
     spec = httpx.get(f"{api.url}/api/v1/openapi.json").json()
     assert "/api/v1/watchlists/{watchlist_id}/persons" in spec["paths"]
-    assert httpx.get(f"{api.url}/docs").status_code == 200
+    assert httpx.get(f"{api.url}/docs").status_code == 404  # no CDN script by default
+    assert httpx.get(f"{start_api(docs=True).url}/docs").status_code == 200

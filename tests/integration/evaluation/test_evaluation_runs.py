@@ -134,3 +134,27 @@ def test_cli_exits_non_zero_when_no_photo_has_a_face(tmp_path: Path) -> None:
 
     assert outcome.exit_code == 1
     assert "no face found in any of 2 images" in outcome.stderr
+
+
+def test_eval_degrade_writes_the_ladder_table_plot_and_choice(tmp_path: Path) -> None:
+    out = tmp_path / "ladder"
+    result = CliRunner().invoke(
+        app, ["degrade", str(MASTER), "--height", "24", "--height", "80", "--crf", "28",
+              "--out", str(out), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "degrade.json").read_text())
+    rungs = document["rungs"]
+    assert len(rungs) == 1 + 2 * 3  # the clean photos, then 2 heights × 1 CRF × 3 variants
+    clean, *ladder = rungs
+    assert clean["variant"] == "clean" and clean["tar_at_threshold"] >= 0.98
+    big = [r for r in ladder if r["height"] == 80]
+    small = [r for r in ladder if r["height"] == 24]
+    assert min(r["detected"] for r in big) == 1.0
+    assert all(r["genuine"] > 0 and r["impostor"] > r["genuine"] for r in ladder)
+    # smaller faces are recognised less often and score lower on the quality heuristic
+    assert sum(r["tar_at_threshold"] for r in small) < sum(r["tar_at_threshold"] for r in big)
+    assert max(r["mean_quality"] or 0 for r in small) < min(r["mean_quality"] for r in big)
+    assert document["smallest_height_within_10_points"] in (80, None)
+    assert (out / "degrade.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| face px |" in (out / "degrade.md").read_text()

@@ -14,6 +14,7 @@ from watchkeeper.policy import audit, retention
 from watchkeeper.recognition import record_archived
 from watchkeeper.store import investigations as store
 from watchkeeper.store.models import AuditEvent
+from watchkeeper.store.models import Sighting as SightingRow
 from watchkeeper.store.policy import ArchivedSighting
 
 
@@ -89,3 +90,43 @@ def test_only_archived_sightings_the_case_may_see_are_searched(ctx, probe_jpeg):
         searches = s.scalars(select(AuditEvent).where(AuditEvent.action == "case.search.archive"))
         assert len(list(searches)) == 3
     assert kept.crop_sha256 is not None and ctx.media.exists(kept.crop_sha256)
+
+
+def test_a_long_lived_index_follows_additions_at_once_and_deletions_safely(
+    ctx, probe_jpeg, monkeypatch
+):
+    case_id = open_case(ctx, cameras=(), groups=("station",), probe=probe_jpeg)
+    model = ctx.analyzer.model
+    with ctx.db.session(readonly=True) as s:
+        _, probes = store.probe_templates(s, case_id, model)
+    probe, rng = probes[0], np.random.default_rng(3)
+    retention.set_archive(ctx.db, "station", 30, "user:admin", "test")
+    at = CLIP_START + timedelta(minutes=5)
+
+    def keep(track: int, vector: np.ndarray) -> int:
+        (kept,) = record_archived(
+            ctx.db, ctx.media, "rtsp://cam-a", [_sighting("cam-a", track, at, vector, model)],
+            30, "station",
+        )  # fmt: skip
+        return kept
+
+    keep(1, _near(rng.standard_normal(probe.shape), rng, 0))
+    index = archive.ArchiveIndex(model)
+    assert archive.search_archive(ctx.db, case_id, REQUESTER, model, index=index).hits == 0
+    subject = keep(2, _near(probe, rng, 0.02))  # added after the index was loaded
+    gone = keep(3, _near(probe, rng, 0.02))
+    later = CLIP_START + timedelta(minutes=30)  # a narrower period: loads, finds nothing
+    assert (
+        archive.search_archive(ctx.db, case_id, REQUESTER, model, index=index, start=later).hits
+        == 0
+    )
+    assert len(index) == 3
+    with ctx.db.session() as s:  # deleted before the index counts again: not a candidate
+        s.delete(s.get(SightingRow, gone))
+    found = archive.search_archive(ctx.db, case_id, REQUESTER, model, index=index)
+    assert (found.hits, found.new_candidates) == (2, 1)
+    with ctx.db.session(readonly=True) as s:
+        assert [c.sighting_id for c in store.candidates_of(s, case_id)] == [subject]
+    monkeypatch.setattr(archive, "RECOUNT_S", 0.0)  # the next search counts: reloads all
+    assert archive.search_archive(ctx.db, case_id, REQUESTER, model, index=index).hits == 1
+    assert len(index) == 2

@@ -51,7 +51,9 @@ def test_tracker_yields_far_fewer_sightings_than_detections(
 ) -> None:
     results, pipeline = clip_run
     assert pipeline.stats.faces > 100
-    assert len(results) <= pipeline.stats.faces / 5
+    # a quarter at most: recall-first selection reports the brief, blurred tracks too (they
+    # were dropped unseen before), and tracks whose faces disagree are split in two
+    assert len(results) <= pipeline.stats.faces / 4
     for sighting, _ in results:
         assert sighting.templates.shape[0] <= Settings().tracking.best_k
         assert sighting.first_frame <= sighting.best_frame <= sighting.last_frame

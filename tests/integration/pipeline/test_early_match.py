@@ -51,3 +51,30 @@ def test_early_embedding_is_reused_at_close_and_nobody_is_looked_at_twice(
     # each track was embedded once early and at most once more at close (a better face)
     tracks = pipeline.stats.sightings
     assert pipeline.stats.embedded <= 2 * tracks
+
+
+def test_a_track_that_screened_as_nobody_is_looked_at_again_when_a_better_face_arrives(
+    clip: Path, analyzer: FaceAnalyzer
+) -> None:
+    settings = Settings()
+    screened: list[int] = []
+
+    def nobody(templates: np.ndarray) -> np.ndarray:
+        screened.append(len(templates))
+        return np.zeros(len(templates), bool)
+
+    counts = {}
+    for looks in (1, 3):
+        screened.clear()
+        pipeline = CameraPipeline(
+            "arcade", analyzer, settings.tracking, settings.vision.min_quality, nobody, 2, looks
+        )
+        for frame in open_source(str(clip), "arcade", 5.0).frames():
+            pipeline.process(frame)
+        looked = sum(screened)  # tracks screened while open, and those that closed meanwhile
+        tracks = pipeline.stats.tracks_closed + len(pipeline.tracker.tracks)
+        pipeline.finish()
+        counts[looks] = (looked, pipeline.stats.embedded)
+        assert looked <= (looks + 1) * tracks
+    assert counts[3][0] > counts[1][0]  # some tracks got a clearly better face and a 2nd look
+    assert counts[3][1] <= 1.25 * counts[1][1]  # at a small cost in embeddings

@@ -15,7 +15,14 @@ import pytest
 from support.policy_world import World, make_world, sighting_of
 from watchkeeper.policy import keys
 from watchkeeper.store import MediaStore, repository
-from watchkeeper.store.crypto import MAGIC, Cipher, CipherError, generate_key, parse_key
+from watchkeeper.store.crypto import (
+    BOUND_MAGIC,
+    MAGIC,
+    Cipher,
+    CipherError,
+    generate_key,
+    parse_key,
+)
 from watchkeeper.vision import FaceAnalyzer
 
 NOW = datetime.now(UTC)
@@ -50,7 +57,7 @@ def test_templates_and_photos_are_encrypted_on_disk_and_read_back_intact(world: 
     assert np.float32(photo.template[0]).tobytes() not in vector
     (sha,) = world.media.shas()
     on_disk = world.media.path(sha).read_bytes()
-    assert on_disk.startswith(MAGIC) and photo.data[:64] not in on_disk
+    assert on_disk.startswith(BOUND_MAGIC) and photo.data[:64] not in on_disk
     assert world.media.read(sha) == photo.data
     np.testing.assert_allclose(gallery(world, Cipher(KEY))[0], photo.template, rtol=1e-6)
     assert world.recogniser().match(sighting_of(enrolled, "cam", NOW, world.analyzer.model))

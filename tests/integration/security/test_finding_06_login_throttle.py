@@ -9,6 +9,7 @@ from __future__ import annotations
 from security_kit import ATTACKER, PROXY, VICTIM, login_status
 
 from support.live_api import PASSWORD
+from watchkeeper.api.clients import throttle_key
 from watchkeeper.api.limits import LoginThrottle
 
 
@@ -43,3 +44,9 @@ def test_finding_06_a_good_login_clears_only_that_clients_account_count():
     throttle.succeeded("pair:a|olga")
     assert throttle.retry_after("pair:a|olga") == 0
     assert throttle.retry_after("ip:a") == 1  # logging into one's own account resets nothing else
+
+
+def test_finding_06_an_ipv6_client_is_counted_by_its_64_so_it_cannot_hop_addresses():
+    assert throttle_key("2001:db8:1:2::1") == throttle_key("2001:db8:1:2:ffff::9")
+    assert throttle_key("2001:db8:1:3::1") != throttle_key("2001:db8:1:2::1")
+    assert throttle_key("203.0.113.9") == "203.0.113.9"

@@ -73,11 +73,18 @@ def test_cameras_are_created_changed_and_deleted_with_passwords_never_shown(live
         assert camera["uri"] == "rtsp://admin:***@10.0.0.5/live"
         assert camera["name"] == "gate <script>" and "<script>" not in created.text
         assert camera["status"] is None  # no camera service in this process
+        assert camera["motion_gating"] is None  # the configured default (on)
         same = api.patch(
             f"/api/v1/cameras/{camera['id']}",
-            json={"uri": camera["uri"], "enabled": False, "reason": "maintenance"},
+            json={
+                "uri": camera["uri"],
+                "enabled": False,
+                "motion_gating": False,
+                "reason": "maintenance",
+            },
         ).json()  # the redacted URI sent back keeps the stored one
         assert same["enabled"] is False and same["uri"] == camera["uri"]
+        assert same["motion_gating"] is False
         bad_roi = api.patch(f"/api/v1/cameras/{camera['id']}", json={"roi": [0.5, 0.5, 0.2, 0.9]})
         assert bad_roi.status_code == 422 and "x1 < x2" in bad_roi.json()["detail"]
         status = api.get(f"/api/v1/cameras/{camera['id']}/status").json()

@@ -56,7 +56,9 @@ class WebhookReceiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                signed_part = self.headers["X-Watchkeeper-Timestamp"].encode() + b"." + body
+                mac = hmac.new(SECRET.encode(), signed_part, hashlib.sha256).hexdigest()
+                expected = f"sha256={mac}"
                 signed = hmac.compare_digest(expected, self.headers["X-Watchkeeper-Signature"])
                 key = self.headers["Idempotency-Key"]
                 receiver.requests.append((key, signed))

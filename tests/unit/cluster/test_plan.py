@@ -80,3 +80,40 @@ def test_flat_cost_files_name_unknown_keys():
 def test_impossible_deployments_are_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         plan(Deployment(**{"cameras": 10, field: value}))
+
+
+def test_a_quiet_scene_costs_decoding_and_the_mix_sits_between_crowd_and_quiet():
+    crowd = plan(Deployment(cameras=7000))["per_camera"]
+    mixed = plan(Deployment(cameras=7000, busy_share=0.2))
+    per = mixed["per_camera"]
+    assert per["crowd_cpu_cores"] == pytest.approx(crowd["cpu_cores"])
+    # 25 decoded frames × 4.7 ms + 5 analysed frames × 1.6 ms (mask and refresh)
+    assert per["quiet_cpu_cores"] == pytest.approx(0.1175 + 0.008)
+    assert per["cpu_cores"] == pytest.approx(0.2 * 0.3769 + 0.8 * 0.1255, abs=1e-4)
+    assert mixed["cpu"]["nodes"] < plan(Deployment(cameras=7000))["cpu"]["nodes"]
+    with pytest.raises(ValueError, match="busy share"):
+        plan(Deployment(cameras=1, busy_share=1.5))
+
+
+def test_quiet_cameras_send_the_gpus_only_their_refresh_frames():
+    busy = plan(Deployment(cameras=1000), Costs(gpu_fps=500))["analysed_frames_per_s"]
+    mixed = plan(Deployment(cameras=1000, busy_share=0.2), Costs(gpu_fps=500))
+    assert mixed["analysed_frames_per_s"] == pytest.approx(busy * (0.2 + 0.8 * 0.02), rel=1e-3)
+
+
+def test_decode_and_quiet_costs_are_read_from_bench_pipeline_output():
+    bench = {
+        "end_to_end": [
+            {"analysis_fps": 5.0, "faces": 200, "embedded": 30, "decode_cpu_s": 0.3,
+             "source_frames": 100.0},
+        ],
+        "still_scene": [
+            {"scene": "people standing still", "quiet_ms": 12.0, "whole_frames_detected": 6,
+             "analysed_frames": 300},
+            {"scene": "empty", "quiet_ms": 1.2, "whole_frames_detected": 6,
+             "analysed_frames": 300},
+        ],
+    }  # fmt: skip
+    costs = Costs.from_json(bench, "bench.json")
+    assert costs.decode_ms == pytest.approx(3.0)
+    assert (costs.quiet_ms, costs.quiet_detect_share) == (1.2, 0.02)

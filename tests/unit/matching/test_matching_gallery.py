@@ -1,4 +1,4 @@
-"""The gallery index: exact and HNSW search, padding, removal, refusal, rebuild under load."""
+"""The gallery index: exact, IVF and HNSW search, padding, removal, refusal, rebuild under load."""
 
 from __future__ import annotations
 
@@ -29,8 +29,15 @@ def clustered(
     return vectors, np.repeat(np.arange(identities), per)
 
 
-def filled(vectors: np.ndarray, persons: np.ndarray, exact_limit: int = 200_000) -> Gallery:
-    gallery = Gallery(MODEL, vectors.shape[1], exact_limit)
+# (exact_limit, ann): the same small gallery searched exactly and by each approximate index
+KINDS = [(200_000, "ivf"), (100, "ivf"), (100, "hnsw")]
+KIND_IDS = ["exact", "ivf", "hnsw"]
+
+
+def filled(
+    vectors: np.ndarray, persons: np.ndarray, exact_limit: int = 200_000, ann: str = "ivf"
+) -> Gallery:
+    gallery = Gallery(MODEL, vectors.shape[1], exact_limit, ann=ann)  # type: ignore[arg-type]
     ids = np.arange(len(vectors))
     gallery.add(ids + 1000, persons, persons % 3, vectors, model=MODEL)
     return gallery
@@ -101,11 +108,11 @@ def test_empty_gallery_returns_only_padding() -> None:
     assert np.all(result.scores == -np.inf)
 
 
-@pytest.mark.parametrize("exact_limit", [200_000, 100], ids=["exact", "hnsw"])
-def test_removed_persons_and_watchlists_are_never_returned(exact_limit: int) -> None:
+@pytest.mark.parametrize(("exact_limit", "ann"), KINDS, ids=KIND_IDS)
+def test_removed_persons_and_watchlists_are_never_returned(exact_limit: int, ann: str) -> None:
     rng = np.random.default_rng(5)
     vectors, persons = clustered(rng, 60, 3)
-    gallery = filled(vectors, persons, exact_limit)
+    gallery = filled(vectors, persons, exact_limit, ann)
 
     assert gallery.remove_persons([0, 1]) == 6
     assert gallery.remove_watchlists([2]) == 20 * 3  # persons 2, 5, ..., 59 (% 3 == 2)
@@ -123,12 +130,13 @@ def test_removed_persons_and_watchlists_are_never_returned(exact_limit: int) -> 
     assert result.person_ids[0, 0] != 0
 
 
-def test_compaction_drops_masked_rows_and_returns_to_exact_search() -> None:
+@pytest.mark.parametrize("ann", ["ivf", "hnsw"])
+def test_compaction_drops_masked_rows_and_returns_to_exact_search(ann: str) -> None:
     rng = np.random.default_rng(6)
     vectors, persons = clustered(rng, 100, 3)
-    gallery = filled(vectors, persons, exact_limit=250)
+    gallery = filled(vectors, persons, exact_limit=250, ann=ann)
     gallery.remove_persons(np.arange(50))
-    assert (gallery.kind, gallery.masked, len(gallery)) == ("hnsw", 150, 150)
+    assert (gallery.kind, gallery.masked, len(gallery)) == (ann, 150, 150)
     before = gallery.search(vectors[150:], k=1, model=MODEL)
 
     gallery.compact()
@@ -177,24 +185,28 @@ def test_ids_must_match_the_vectors_one_to_one() -> None:
         gallery.add([1, 2], [1], [1, 1], np.ones((2, DIM), np.float32), model=MODEL)
 
 
-def test_ann_index_above_exact_limit_keeps_recall_at_one() -> None:
+@pytest.mark.parametrize("ann", ["ivf", "hnsw"])
+def test_ann_index_above_exact_limit_keeps_recall_at_one(ann: str) -> None:
     rng = np.random.default_rng(7)
     vectors, persons = clustered(rng, 1000, 5, dim=128)
-    gallery = filled(vectors, persons, exact_limit=1000)
+    gallery = filled(vectors, persons, exact_limit=1000, ann=ann)
     probe_persons = rng.choice(1000, 300, replace=False)
     queries = unit(vectors[probe_persons * 5] + 0.05 * rng.standard_normal((300, 128)))
 
     result = gallery.search(queries, k=1, model=MODEL)
 
     truth = np.argmax(queries @ vectors.T, axis=1) + 1000
-    assert gallery.kind == "hnsw"
+    assert gallery.kind == ann
     assert np.mean(result.template_ids[:, 0] == truth) >= 0.99
 
 
-def test_adding_past_the_exact_limit_switches_to_hnsw_and_keeps_everything() -> None:
+@pytest.mark.parametrize("ann", ["ivf", "hnsw"])
+def test_adding_past_the_exact_limit_switches_to_the_ann_index_and_keeps_everything(
+    ann: str,
+) -> None:
     rng = np.random.default_rng(8)
     vectors, persons = clustered(rng, 100, 3)
-    gallery = filled(vectors[:240], persons[:240], exact_limit=250)
+    gallery = filled(vectors[:240], persons[:240], exact_limit=250, ann=ann)
     assert gallery.kind == "exact"
 
     gallery.add(
@@ -202,7 +214,7 @@ def test_adding_past_the_exact_limit_switches_to_hnsw_and_keeps_everything() -> 
     )
 
     result = gallery.search(vectors, k=1, model=MODEL)
-    assert (gallery.kind, len(gallery)) == ("hnsw", 300)
+    assert (gallery.kind, len(gallery)) == (ann, 300)
     np.testing.assert_array_equal(result.template_ids[:, 0], np.arange(300) + 1000)
 
 
@@ -241,13 +253,13 @@ def test_rebuild_while_searching_shows_old_or_new_content_never_a_mix() -> None:
         assert (persons_seen < 10_000).all() or (persons_seen >= 10_000).all()
 
 
-@pytest.mark.parametrize("exact_limit", [200_000, 100], ids=["exact", "hnsw"])
+@pytest.mark.parametrize(("exact_limit", "ann"), KINDS, ids=KIND_IDS)
 def test_snapshot_round_trip_keeps_results_removals_and_version(
-    tmp_path: Path, exact_limit: int
+    tmp_path: Path, exact_limit: int, ann: str
 ) -> None:
     rng = np.random.default_rng(10)
     vectors, persons = clustered(rng, 60, 3)
-    gallery = filled(vectors, persons, exact_limit)
+    gallery = filled(vectors, persons, exact_limit, ann)
     gallery.remove_persons([4])
     gallery.version = 17
     expected = gallery.search(vectors, k=3, model=MODEL)
@@ -265,3 +277,22 @@ def test_snapshot_round_trip_keeps_results_removals_and_version(
     np.testing.assert_array_equal(result.template_ids, expected.template_ids)
     np.testing.assert_array_equal(result.watchlist_ids, expected.watchlist_ids)
     assert not (result.person_ids == 4).any()
+
+
+def test_templates_added_to_a_built_ivf_index_are_found_and_rescored_exactly() -> None:
+    rng = np.random.default_rng(11)
+    vectors, persons = clustered(rng, 100, 4)
+    gallery = filled(vectors[:300], persons[:300], exact_limit=100, ann="ivf")
+    assert gallery.kind == "ivf"
+
+    gallery.add(
+        np.arange(300, 400) + 1000, persons[300:], persons[300:] % 3, vectors[300:], model=MODEL
+    )
+    newcomer = vectors[350:351]
+    scores = gallery.identity_scores(newcomer, top_k=3, model=MODEL)
+
+    result = gallery.search(vectors, k=1, model=MODEL)
+    np.testing.assert_array_equal(result.template_ids[:, 0], np.arange(400) + 1000)
+    assert scores.person_ids[0] == persons[350]
+    assert scores.scores[0, 0] == pytest.approx(1.0, abs=1e-5)
+    assert scores.template_ids[0, 0] == 1350

@@ -36,7 +36,7 @@ def feed(tracker: FaceTracker, frames: list[Faces]) -> list:
 
 
 def test_one_walking_face_is_one_track() -> None:
-    tracker = FaceTracker(TrackingConfig(), min_quality=0.2)
+    tracker = FaceTracker(TrackingConfig())
     frames = [faces_at((100 + 8 * i, 100, 160 + 8 * i, 170)) for i in range(10)]
     tracks = feed(tracker, frames)
     assert len(tracks) == 1
@@ -45,7 +45,7 @@ def test_one_walking_face_is_one_track() -> None:
 
 
 def test_two_people_side_by_side_are_two_tracks() -> None:
-    tracker = FaceTracker(TrackingConfig(), min_quality=0.2)
+    tracker = FaceTracker(TrackingConfig())
     frames = [
         faces_at((50 + 5 * i, 100, 110 + 5 * i, 170), (400 - 5 * i, 90, 460 - 5 * i, 160))
         for i in range(8)
@@ -56,14 +56,14 @@ def test_two_people_side_by_side_are_two_tracks() -> None:
 
 
 def test_fast_face_with_little_overlap_continues_by_proximity() -> None:
-    tracker = FaceTracker(TrackingConfig(), min_quality=0.2)
+    tracker = FaceTracker(TrackingConfig())
     # a 40 px face moving 30 px per analysed frame: overlap (IoU 0.14) below the threshold
     frames = [faces_at((100 + 30 * i, 100, 140 + 30 * i, 140)) for i in range(6)]
     assert len(feed(tracker, frames)) == 1
 
 
 def test_track_closes_after_max_missed_frames() -> None:
-    tracker = FaceTracker(TrackingConfig(max_missed=2), min_quality=0.2)
+    tracker = FaceTracker(TrackingConfig(max_missed=2))
     box = (100, 100, 160, 170)
     closed_at = None
     frames = [faces_at(box), faces_at(box)] + [Faces.empty()] * 5
@@ -75,34 +75,37 @@ def test_track_closes_after_max_missed_frames() -> None:
 
 
 def test_face_returning_after_a_short_gap_keeps_its_track() -> None:
-    tracker = FaceTracker(TrackingConfig(max_missed=3), min_quality=0.2)
+    tracker = FaceTracker(TrackingConfig(max_missed=3))
     box = (100, 100, 160, 170)
     frames = [faces_at(box), Faces.empty(), Faces.empty(), faces_at(box)]
     assert len(feed(tracker, frames)) == 1
 
 
 def test_long_track_is_split_so_lingering_people_are_reported() -> None:
-    tracker = FaceTracker(TrackingConfig(max_track_seconds=1.0), min_quality=0.2)
+    tracker = FaceTracker(TrackingConfig(max_track_seconds=1.0))
     frames = [faces_at((100, 100, 160, 170)) for _ in range(12)]  # 2.4 s at 0.2 s per frame
     tracks = feed(tracker, frames)
     assert len(tracks) >= 2
 
 
-def test_only_best_k_frames_above_min_quality_are_kept_for_embedding() -> None:
-    tracker = FaceTracker(TrackingConfig(best_k=2), min_quality=0.5)
-    qualities = [0.3, 0.9, 0.6, 0.95, 0.4]
+def test_the_best_face_of_each_stretch_is_kept_whatever_its_quality() -> None:
+    tracker = FaceTracker(TrackingConfig(stretch_seconds=0.5))
+    qualities = [0.3, 0.9, 0.6, 0.95, 0.05, 0.02]  # frames 0.2 s apart: stretches 0,0,0,1,1,2
     for index, quality in enumerate(qualities):
         faces = faces_at((100, 100, 160, 170), quality=quality)
         tracker.update(index, index * 0.2, IMAGE, faces, aligned_for(faces))
     (track,) = tracker.flush()
-    assert sorted(q for q, _, _ in track.best) == pytest.approx([0.9, 0.95])
-    assert track.best_crop_frame == 3
+    moments = track.moments.in_order()
+    assert [m.quality for m in moments] == pytest.approx([0.9, 0.95, 0.02])
+    assert [m.detections for m in moments] == [3, 2, 1]
+    assert track.moments.best().observation.frame_index == 3
 
 
-def test_track_with_only_poor_faces_keeps_nothing_to_embed() -> None:
-    tracker = FaceTracker(TrackingConfig(), min_quality=0.5)
-    tracks = feed(tracker, [faces_at((100, 100, 160, 170), quality=0.2)] * 3)
-    assert tracks[0].best == []
+def test_a_track_of_only_poor_faces_still_keeps_its_best_face() -> None:
+    tracker = FaceTracker(TrackingConfig())
+    tracks = feed(tracker, [faces_at((100, 100, 160, 170), quality=0.02)] * 3)
+    assert tracks[0].moments.best().quality == pytest.approx(0.02)
+    assert tracks[0].moments.best().crop.size > 0
 
 
 def test_iou_of_identical_and_disjoint_boxes() -> None:
@@ -112,7 +115,7 @@ def test_iou_of_identical_and_disjoint_boxes() -> None:
 
 
 def test_fast_shrinking_face_is_never_predicted_inside_out() -> None:
-    tracker = FaceTracker(TrackingConfig(max_missed=5), min_quality=0.2)
+    tracker = FaceTracker(TrackingConfig(max_missed=5))
     frames = [faces_at((100, 100, 200, 200)), faces_at((115, 115, 185, 185))] + [Faces.empty()] * 4
     for index, faces in enumerate(frames):
         tracker.update(index, index * 0.2, IMAGE, faces, aligned_for(faces))

@@ -74,11 +74,12 @@ def test_retries_back_off_exponentially_with_jitter_up_to_the_cap() -> None:
     assert retry_delay(500, 1.0, 60.0, rng) <= 60.0
 
 
-def test_the_webhook_signature_is_the_hmac_of_the_exact_body() -> None:
+def test_the_webhook_signature_is_the_hmac_of_the_timestamp_and_the_exact_body() -> None:
     body = body_of({"b": 1, "a": "<x>"})
     assert body == b'{"a":"<x>","b":1}'
-    expected = hmac.new(b"secret", body, hashlib.sha256).hexdigest()
-    assert sign("secret", body) == f"sha256={expected}"
+    expected = hmac.new(b"secret", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert sign("secret", "1700000000", body) == f"sha256={expected}"
+    assert sign("secret", "1700000001", body) != f"sha256={expected}"
 
 
 def test_mqtt_topics_cannot_be_split_or_widened_by_a_camera_name() -> None:

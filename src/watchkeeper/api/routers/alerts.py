@@ -19,6 +19,7 @@ from watchkeeper.alerts.documents import alert_document
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.live import runtime
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.policy import audit
@@ -113,8 +114,8 @@ def list_alerts(
     page: Annotated[PageParams, Depends(page_params)],
     _: Annotated[Principal, Depends(require("alerts:read"))],
     state: State | None = None,
-    camera_id: int | None = None,
-    watchlist_id: int | None = None,
+    camera_id: RowId | None = None,
+    watchlist_id: RowId | None = None,
     since: Annotated[datetime | None, Query(description="Last seen at or after.")] = None,
     until: Annotated[datetime | None, Query(description="First seen before.")] = None,
 ) -> Page[AlertOut]:
@@ -128,7 +129,7 @@ def list_alerts(
 @router.get("/alerts/{alert_id}", response_model=AlertOut, summary="One alert")
 def get_alert(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     _: Annotated[Principal, Depends(require("alerts:read"))],
 ) -> AlertOut:
     with _ctx(request).db.session(readonly=True) as s:
@@ -142,7 +143,7 @@ def get_alert(
 )
 def alert_crop(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     principal: Annotated[Principal, Depends(require("persons:photos:view"))],
 ) -> Response:
     """A face is a face wherever it is shown: the crop needs the permission of enrolled
@@ -163,7 +164,7 @@ def alert_crop(
 @router.post("/alerts/{alert_id}/review", response_model=AlertOut, summary="Review an alert")
 def review_alert(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     body: ReviewIn,
     principal: Annotated[Principal, Depends(require("alerts:review"))],
 ) -> AlertOut:
@@ -188,7 +189,7 @@ def list_sightings(
     request: Request,
     page: Annotated[PageParams, Depends(page_params)],
     _: Annotated[Principal, Depends(require("sightings:read"))],
-    camera_id: int | None = None,
+    camera_id: RowId | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[SightingOut]:

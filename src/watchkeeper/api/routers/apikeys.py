@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.policy import accounts
@@ -123,7 +124,7 @@ def create_key(
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key")
 def revoke_key(
     request: Request,
-    key_id: int,
+    key_id: RowId,
     principal: Annotated[Principal, Depends(require("account:self"))],
 ) -> Response:
     with _ctx(request).db.session() as s:

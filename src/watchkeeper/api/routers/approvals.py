@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.policy import approvals
@@ -81,7 +82,7 @@ def list_approvals(
 @router.post("/{approval_id}/approve", response_model=ApprovalOut, summary="Approve")
 def approve(
     request: Request,
-    approval_id: int,
+    approval_id: RowId,
     body: Decision,
     principal: Annotated[Principal, Depends(require("persons:write"))],
 ) -> ApprovalOut:
@@ -97,7 +98,7 @@ def approve(
 @router.post("/{approval_id}/reject", response_model=ApprovalOut, summary="Reject")
 def reject(
     request: Request,
-    approval_id: int,
+    approval_id: RowId,
     body: Rejection,
     principal: Annotated[Principal, Depends(require("persons:write"))],
 ) -> ApprovalOut:
@@ -132,7 +133,7 @@ def request_export(
 )
 def collect_export(
     request: Request,
-    approval_id: int,
+    approval_id: RowId,
     principal: Annotated[Principal, Depends(require("audit:read"))],
 ) -> Response:
     collected: list[bytes] = []

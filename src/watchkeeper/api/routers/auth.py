@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.api.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, require
-from watchkeeper.api.clients import client_address, foreign_origin
+from watchkeeper.api.clients import client_address, foreign_origin, throttle_key
 from watchkeeper.api.limits import LoginThrottle
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.api.problems import ProblemError
@@ -105,7 +105,8 @@ def _login(request: Request, credentials: LoginIn, client: str) -> tuple[str, Lo
     limiter: LoginThrottle = request.app.state.login_throttle
     metrics: Metrics = request.app.state.metrics
     username = credentials.username
-    keys = (f"ip:{client}", f"pair:{client}|{username}")
+    counted = throttle_key(client)
+    keys = (f"ip:{counted}", f"pair:{counted}|{username}")
     shown = username[:_AUDIT_NAME_LIMIT]
     wait = limiter.retry_after(*keys)
     if wait:

@@ -30,6 +30,7 @@ from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.limits import RateLimit
 from watchkeeper.api.live import runtime
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.api.viewlog import ViewWindow
 from watchkeeper.context import AppContext
@@ -89,6 +90,9 @@ class CameraOut(BaseModel):
     min_face_size: int | None
     detection_threshold: float | None
     roi: list[float] | None
+    motion_gating: bool | None = Field(
+        default=None, description="Detect only where the picture changed; None: motion.enabled."
+    )
     created_at: datetime | None
     status: CameraStatusOut | None = Field(
         default=None, description="Live status; None when the API runs without the service."
@@ -113,6 +117,11 @@ class CameraCreate(BaseModel):
         default=None, gt=0, lt=1, description="None: vision.detection_threshold."
     )
     roi: Roi = None
+    motion_gating: bool | None = Field(
+        default=None,
+        description="Run the face detector only where the picture changed (saves most of the "
+        "cost of quiet scenes); None: the configured default motion.enabled (on).",
+    )
 
 
 class CameraPatch(BaseModel):
@@ -124,6 +133,7 @@ class CameraPatch(BaseModel):
     min_face_size: int | None = Field(default=None, ge=8, le=2000)
     detection_threshold: float | None = Field(default=None, gt=0, lt=1)
     roi: Roi = None
+    motion_gating: bool | None = None
     reason: str | None = Field(default=None, max_length=1000, description="For the audit log.")
 
 
@@ -250,7 +260,7 @@ def test_camera(
 @router.get("/{camera_id}", response_model=CameraOut, summary="One camera with its status")
 def get_camera(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     _: Annotated[Principal, Depends(require("cameras:read"))],
 ) -> CameraOut:
     with _ctx(request).db.session(readonly=True) as s:
@@ -261,7 +271,7 @@ def get_camera(
 @router.patch("/{camera_id}", response_model=CameraOut, summary="Change a camera")
 def patch_camera(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     body: CameraPatch,
     principal: Annotated[Principal, Depends(require("cameras:write"))],
 ) -> CameraOut:
@@ -287,7 +297,7 @@ def patch_camera(
 @router.delete("/{camera_id}", status_code=204, summary="Delete a camera without sightings")
 def delete_camera(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     principal: Annotated[Principal, Depends(require("cameras:write"))],
     reason: Annotated[str | None, Query(max_length=1000, description="For the audit log.")] = None,
 ) -> Response:
@@ -301,7 +311,7 @@ def delete_camera(
 @router.get("/{camera_id}/status", response_model=CameraStatusOut, summary="Live status")
 def camera_status(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     _: Annotated[Principal, Depends(require("cameras:read"))],
 ) -> CameraStatusOut:
     with _ctx(request).db.session(readonly=True) as s:
@@ -322,7 +332,7 @@ def camera_status(
 )
 def camera_snapshot(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     principal: Annotated[Principal, Depends(require("persons:photos:view"))],
 ) -> Response:
     ctx = _ctx(request)

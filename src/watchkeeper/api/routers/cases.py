@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.investigations import archive, cases, export, probes, results
@@ -165,7 +166,7 @@ def open_case(
 @router.get("/{case_id}", summary="A case with its probes and recordings (audited)")
 def get_case(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:read"))],
 ) -> dict[str, Any]:
     with _ctx(request).db.session() as s:
@@ -184,7 +185,7 @@ def get_case(
 @router.post("/{case_id}/approve", response_model=CaseOut, summary="Approve (another supervisor)")
 def approve_case(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: Decision,
     principal: Annotated[Principal, Depends(require("cases:approve"))],
 ) -> CaseOut:
@@ -198,7 +199,7 @@ def approve_case(
 @router.post("/{case_id}/refuse", response_model=CaseOut, summary="Refuse a pending case")
 def refuse_case(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: Reason,
     principal: Annotated[Principal, Depends(require("cases:approve"))],
 ) -> CaseOut:
@@ -212,7 +213,7 @@ def refuse_case(
 @router.post("/{case_id}/close", response_model=CaseOut, summary="Close: every search stops")
 def close_case(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: Reason,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> CaseOut:
@@ -223,7 +224,7 @@ def close_case(
 @router.post("/{case_id}/probes", status_code=201, summary="Add probe photos of the subject")
 def add_probes(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:write"))],
     photos: Annotated[list[UploadFile], File(description="Photos of the person, one face each.")],
 ) -> dict[str, list[int]]:
@@ -246,7 +247,7 @@ def add_probes(
 @router.post("/{case_id}/search", summary="Search archived sightings for the subject")
 def search_archive(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: ArchiveSearchIn,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> dict[str, Any]:
@@ -275,7 +276,7 @@ def search_archive(
 @router.post("/{case_id}/scans", status_code=202, summary="Scan recordings in the background")
 def start_scan(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: ScanIn,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> dict[str, Any]:
@@ -297,7 +298,7 @@ def start_scan(
 @router.get("/{case_id}/scans", summary="Progress of the case's scans, per recording")
 def scan_progress(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     _: Annotated[Principal, Depends(require("cases:read"))],
 ) -> dict[str, Any]:
     with _ctx(request).db.session(readonly=True) as s:
@@ -323,7 +324,7 @@ def scan_progress(
 @router.get("/{case_id}/results", summary="Candidates ranked, and a timeline (audited)")
 def get_results(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:read"))],
 ) -> dict[str, Any]:
     with _ctx(request).db.session() as s:
@@ -343,8 +344,8 @@ def get_results(
 )
 def candidate_crop(
     request: Request,
-    case_id: int,
-    candidate_id: int,
+    case_id: RowId,
+    candidate_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:read"))],
 ) -> Response:
     ctx = _ctx(request)
@@ -360,8 +361,8 @@ def candidate_crop(
 @router.post("/{case_id}/candidates/{candidate_id}/review", summary="Is it the person?")
 def review_candidate(
     request: Request,
-    case_id: int,
-    candidate_id: int,
+    case_id: RowId,
+    candidate_id: RowId,
     body: ReviewIn,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> dict[str, Any]:
@@ -375,7 +376,7 @@ def review_candidate(
 @router.post("/{case_id}/exports", status_code=201, summary="Ask to export evidence")
 def request_export(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     body: Reason,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> dict[str, Any]:
@@ -392,8 +393,8 @@ def request_export(
 )
 def collect_export(
     request: Request,
-    case_id: int,
-    approval_id: int,
+    case_id: RowId,
+    approval_id: RowId,
     principal: Annotated[Principal, Depends(require("cases:write"))],
 ) -> Response:
     ctx = _ctx(request)

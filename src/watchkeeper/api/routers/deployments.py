@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.params import RowId
 from watchkeeper.context import AppContext
 from watchkeeper.policy import deployments
 from watchkeeper.policy.eligibility import explain, load_snapshot
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/deployments", tags=["deployments"])
 class DeploymentOut(BaseModel):
     id: int
     watchlist: str
-    watchlist_id: int
+    watchlist_id: RowId
     camera_group: str
     starts_at: datetime
     ends_at: datetime
@@ -38,7 +39,7 @@ class DeploymentOut(BaseModel):
 
 
 class DeploymentCreate(BaseModel):
-    watchlist_id: int
+    watchlist_id: RowId
     camera_group: str = Field(min_length=1, max_length=100)
     starts_at: datetime
     ends_at: datetime
@@ -92,7 +93,7 @@ def create_deployment(
 @router.post("/{deployment_id}/revoke", response_model=DeploymentOut, summary="Revoke now")
 def revoke_deployment(
     request: Request,
-    deployment_id: int,
+    deployment_id: RowId,
     body: Revocation,
     principal: Annotated[Principal, Depends(require("watchlists:write"))],
 ) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def revoke_deployment(
 def check(
     request: Request,
     _: Annotated[Principal, Depends(require("watchlists:read"))],
-    watchlist_id: int,
+    watchlist_id: RowId,
     camera_group: Annotated[str, Query(min_length=1, max_length=100)],
     at: datetime | None = None,
 ) -> CheckOut:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 class OutboxOut(BaseModel):
     id: int
-    alert_id: int
+    alert_id: int | None = Field(description="None: a notice, e.g. the published audit head.")
     channel: str
     target: str
     idempotency_key: str

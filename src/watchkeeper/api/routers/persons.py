@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.enrolment import enrol_person
@@ -116,7 +117,7 @@ SearchText = Annotated[
 )
 def list_watchlist_persons(
     request: Request,
-    watchlist_id: int,
+    watchlist_id: RowId,
     page: Annotated[PageParams, Depends(page_params)],
     principal: Annotated[Principal, Depends(require("persons:read"))],
     q: SearchText = None,
@@ -130,7 +131,7 @@ def list_persons(
     page: Annotated[PageParams, Depends(page_params)],
     principal: Annotated[Principal, Depends(require("persons:read"))],
     q: SearchText = None,
-    watchlist_id: Annotated[int | None, Query(description="Only this watchlist.")] = None,
+    watchlist_id: Annotated[RowId | None, Query(description="Only this watchlist.")] = None,
 ) -> Page[PersonOut]:
     return _search(request, principal, page, watchlist_id, q)
 
@@ -148,7 +149,7 @@ def list_persons(
 )
 def enrol(
     request: Request,
-    watchlist_id: int,
+    watchlist_id: RowId,
     principal: Annotated[Principal, Depends(require("persons:write"))],
     name: Annotated[str, Form(min_length=1, max_length=200)],
     photos: Annotated[list[UploadFile], File(description="One or more photos of the face.")],
@@ -189,7 +190,7 @@ def enrol(
 @router.get("/persons/{person_id}", response_model=PersonOut, summary="One person")
 def get_person(
     request: Request,
-    person_id: int,
+    person_id: RowId,
     _: Annotated[Principal, Depends(require("persons:read"))],
 ) -> PersonOut:
     with _ctx(request).db.session(readonly=True) as s:
@@ -199,7 +200,7 @@ def get_person(
 @router.delete("/persons/{person_id}", status_code=204, summary="Delete a person and their data")
 def delete_person(
     request: Request,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(require("persons:write"))],
     reason: Annotated[str, Query(min_length=3, max_length=1000, description="For the audit log.")],
 ) -> Response:
@@ -216,8 +217,8 @@ def delete_person(
 )
 def view_photo(
     request: Request,
-    person_id: int,
-    photo_id: int,
+    person_id: RowId,
+    photo_id: RowId,
     principal: Annotated[Principal, Depends(require("persons:photos:view"))],
 ) -> Response:
     ctx = _ctx(request)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.policy import retention
@@ -65,7 +66,7 @@ def _aware(moment: datetime) -> datetime:
 )
 def review(
     request: Request,
-    watchlist_id: int,
+    watchlist_id: RowId,
     body: Review,
     principal: Annotated[Principal, Depends(require("watchlists:write"))],
 ) -> ReviewOut:

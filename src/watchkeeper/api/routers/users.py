@@ -12,6 +12,7 @@ from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.clients import client_address
 from watchkeeper.api.limits import LoginThrottle
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.context import AppContext
 from watchkeeper.policy import accounts, audit
@@ -139,7 +140,7 @@ def change_own_password(
 @router.get("/{user_id}", response_model=UserOut, summary="One user")
 def get_user(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     _: Annotated[Principal, Depends(require("users:admin"))],
 ) -> UserOut:
     with _ctx(request).db.session(readonly=True) as s:
@@ -149,7 +150,7 @@ def get_user(
 @router.patch("/{user_id}", response_model=UserOut, summary="Change role, active, password")
 def patch_user(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     body: UserPatch,
     principal: Annotated[Principal, Depends(require("users:admin"))],
 ) -> UserOut:

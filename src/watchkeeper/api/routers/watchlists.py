@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
+from watchkeeper.api.params import RowId
 from watchkeeper.context import AppContext
 from watchkeeper.store import repository
 from watchkeeper.store.models import Watchlist
@@ -109,7 +110,7 @@ def create_watchlist(
 @router.get("/{watchlist_id}", response_model=WatchlistOut, summary="One watchlist")
 def get_watchlist(
     request: Request,
-    watchlist_id: int,
+    watchlist_id: RowId,
     _: Annotated[Principal, Depends(require("watchlists:read"))],
 ) -> WatchlistOut:
     ctx = _ctx(request)
@@ -121,7 +122,7 @@ def get_watchlist(
 @router.patch("/{watchlist_id}", response_model=WatchlistOut, summary="Change a watchlist")
 def patch_watchlist(
     request: Request,
-    watchlist_id: int,
+    watchlist_id: RowId,
     body: WatchlistPatch,
     principal: Annotated[Principal, Depends(require("watchlists:write"))],
 ) -> WatchlistOut:
@@ -136,7 +137,7 @@ def patch_watchlist(
 @router.delete("/{watchlist_id}", status_code=204, summary="Delete a watchlist and its persons")
 def delete_watchlist(
     request: Request,
-    watchlist_id: int,
+    watchlist_id: RowId,
     principal: Annotated[Principal, Depends(require("watchlists:write"))],
     reason: Annotated[str, Query(min_length=3, max_length=1000, description="For the audit log.")],
 ) -> Response:

@@ -1,0 +1,121 @@
+"""Motion-gated detection on real frames and real faces: less detector work, same sightings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from watchkeeper.config import MotionConfig, Settings
+from watchkeeper.domain import Frame, Sighting
+from watchkeeper.pipeline import CameraPipeline, MotionGatedAnalyzer, motion_gated
+from watchkeeper.streams import open_source
+from watchkeeper.vision import FaceAnalyzer
+
+REPO = Path(__file__).resolve().parents[3]
+DEEPFACE = REPO / "examples" / "data" / "deepface-pairs"
+FPS = 5.0
+SFACE_THRESHOLD = 0.363  # OpenCV's published cosine threshold for SFace
+
+
+@pytest.fixture(scope="module")
+def still(clip: Path) -> np.ndarray:
+    """The first frame of the arcade clip: a real scene with faces in it."""
+    with av.open(str(clip)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="bgr24")
+
+
+def passer_by(photo: str, width: int = 320) -> np.ndarray:
+    face = cv2.imread(str(DEEPFACE / photo))
+    return cv2.resize(face, (width, round(width * face.shape[0] / face.shape[1])))
+
+
+def held(image: np.ndarray, count: int) -> Iterator[Frame]:
+    for index in range(count):
+        yield Frame(camera="c", index=index, timestamp=index / FPS, image=image)
+
+
+def walking(still: np.ndarray, face: np.ndarray, count: int) -> Iterator[Frame]:
+    """A person's photo crossing the still scene from left to right, 40 px per frame."""
+    for index in range(count):
+        image = still.copy()
+        x, y = 100 + 40 * index, 900
+        image[y : y + face.shape[0], x : x + face.shape[1]] = face
+        yield Frame(camera="c", index=index, timestamp=index / FPS, image=image)
+
+
+def run(analyzer: object, frames: Iterator[Frame]) -> tuple[list[Sighting], CameraPipeline]:
+    settings = Settings()
+    pipeline = CameraPipeline("c", analyzer, settings.tracking, settings.vision.min_quality)  # type: ignore[arg-type]
+    sightings: list[Sighting] = []
+    for frame in frames:
+        sightings += pipeline.process(frame)
+    return sightings + pipeline.finish(), pipeline
+
+
+def spans(sightings: list[Sighting]) -> list[tuple[int, int]]:
+    return sorted((s.first_frame, s.last_frame) for s in sightings)
+
+
+def test_a_still_scene_runs_the_detector_once_and_keeps_every_face(
+    still: np.ndarray, analyzer: FaceAnalyzer
+) -> None:
+    gate = MotionGatedAnalyzer(analyzer, MotionConfig(), FPS)
+    plain, _ = run(analyzer, held(still, 12))
+    gated, pipeline = run(gate, held(still, 12))
+    assert gate.stats.whole == 1 and gate.stats.skipped == 11  # decoding only after the first
+    assert gate.stats.carried == 11 * pipeline.stats.faces_per_frame[0]
+    assert len(set(pipeline.stats.faces_per_frame)) == 1  # no face lost while carried
+    assert spans(gated) == spans(plain) and len(plain) >= 4
+
+
+def test_a_still_scene_is_detected_whole_again_every_refresh(
+    still: np.ndarray, analyzer: FaceAnalyzer
+) -> None:
+    gate = MotionGatedAnalyzer(analyzer, MotionConfig(refresh_s=1.0), FPS)
+    run(gate, held(still, 12))
+    assert gate.stats.whole == 3  # frames 0, 5 and 10
+
+
+def test_a_passer_by_is_found_in_the_moving_region_with_the_same_sightings(
+    still: np.ndarray, analyzer: FaceAnalyzer
+) -> None:
+    face = passer_by("img38.jpg")
+    gate = MotionGatedAnalyzer(analyzer, MotionConfig(), FPS)
+    plain, _ = run(analyzer, walking(still, face, 20))
+    gated, _ = run(gate, walking(still, face, 20))
+    assert gate.stats.whole == 1 and gate.stats.regions == 19
+    assert gate.stats.detected_share / gate.stats.frames < 0.6  # well under a whole frame each
+    assert gate.stats.carried > 0  # the faces of the still crowd were not detected again
+    assert [(s.first_frame, s.last_frame, s.detections) for s in gated] == [
+        (s.first_frame, s.last_frame, s.detections) for s in plain
+    ]
+    # the passer-by is the only one who moves: the sighting whose box travelled
+    walker = [s for s in gated if s.best_box[1] > 900]
+    assert len(walker) == 1
+    enrolled = analyzer.analyse(cv2.imread(str(DEEPFACE / "img39.jpg")))  # the same person
+    probe = analyzer.embed(enrolled.aligned[[enrolled.faces.largest()]])[0]
+    assert float(walker[0].templates[0] @ probe) > SFACE_THRESHOLD
+
+
+def test_the_crowd_clip_gives_the_same_sightings_gated_or_not(
+    clip: Path, analyzer: FaceAnalyzer
+) -> None:
+    gate = MotionGatedAnalyzer(analyzer, MotionConfig(), FPS)
+    plain, _ = run(analyzer, open_source(str(clip), "c", FPS).frames())
+    gated, _ = run(gate, open_source(str(clip), "c", FPS).frames())
+    assert [(s.first_frame, s.last_frame, s.detections) for s in gated] == [
+        (s.first_frame, s.last_frame, s.detections) for s in plain
+    ]
+
+
+def test_a_camera_can_turn_the_gate_off_and_the_default_is_on(analyzer: FaceAnalyzer) -> None:
+    config = MotionConfig()
+    assert isinstance(motion_gated(analyzer, config, FPS), MotionGatedAnalyzer)
+    assert motion_gated(analyzer, config, FPS, enabled=False) is analyzer
+    off = MotionConfig(enabled=False)
+    assert isinstance(motion_gated(analyzer, off, FPS, enabled=True), MotionGatedAnalyzer)

@@ -1,0 +1,84 @@
+"""Tracks never cross a cut: the bundled clip spliced with a shifted copy of itself.
+
+At the splice (``splice_kit``) another person's face sits where the first segment's clearest
+face had just been. Before scene-cut detection the tracker carried that track from frame 0 to
+frame 100, so the second person's sighting began in the first segment and its evidence crop
+showed the first person.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from splice_kit import CUT, second_person_jpeg, spliced_clip
+from watchkeeper.config import Settings
+from watchkeeper.domain import Sighting
+from watchkeeper.enrolment import enrol_person
+from watchkeeper.pipeline import CameraPipeline, CameraWorker
+from watchkeeper.policy import deployments
+from watchkeeper.store import Database, MediaStore, repository
+from watchkeeper.streams import open_source
+from watchkeeper.vision import FaceAnalyzer
+
+
+@pytest.fixture(scope="module")
+def spliced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return spliced_clip(tmp_path_factory.mktemp("splice") / "spliced.mp4")
+
+
+def test_no_track_crosses_the_splice(spliced: Path, analyzer: FaceAnalyzer) -> None:
+    settings = Settings()
+    pipeline = CameraPipeline("arcade", analyzer, settings.tracking, settings.vision.min_quality)
+    sightings: list[Sighting] = []
+    source = open_source(str(spliced), "arcade", 5.0)
+    CameraWorker(source, pipeline, lambda _s: [], lambda s, _m: sightings.append(s)).run()
+    assert pipeline.stats.scene_cuts == 1
+    assert sightings and pipeline.stats.frames == 21
+    crossing = [
+        (s.first_frame, s.last_frame) for s in sightings if s.first_frame < CUT <= s.last_frame
+    ]
+    assert crossing == []
+    assert any(s.first_frame >= CUT for s in sightings)
+
+
+def test_run_matches_a_person_enrolled_from_the_second_segment_there(
+    spliced: Path, analyzer: FaceAnalyzer, settings: Settings
+) -> None:
+    db = Database(settings.database)
+    db.migrate()
+    media = MediaStore(settings.data_dir / "media")
+    with db.session() as s:
+        repository.create_watchlist(s, "missing", "missing_person", "test", "test")
+        deployments.authorise(
+            s, "missing", "default", datetime(2000, 1, 1, tzinfo=UTC),
+            datetime.now(UTC) + timedelta(days=1), "test", "TEST-1", "test",
+        )  # fmt: skip
+    enrol_person(
+        db, media, analyzer, watchlist="missing", name="second", actor="test",
+        photos=[("second.jpg", second_person_jpeg(spliced))], max_pixels=10**8,
+        min_quality=0.3, largest_face=True,
+    )  # fmt: skip
+    db.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "watchkeeper", "--data-dir", str(settings.data_dir), "run",
+         str(spliced), "--camera", "arcade", "--no-store", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    sightings = json.loads(result.stdout)["sightings"]
+    assert all(not (s["first_frame"] < CUT <= s["last_frame"]) for s in sightings)
+    matched = [s for s in sightings if s["matches"]]
+    assert any(s["first_frame"] >= CUT and s["best_frame"] >= CUT for s in matched)
+    # every track says whether it was embedded, its best score, and why it did not match
+    for s in sightings:
+        assert s["embedded"] >= 1
+        if s["matches"]:
+            assert s["outcome"] == "matched"
+        else:
+            assert s["outcome"] == "below threshold" and s["best_score"] < 0.363
