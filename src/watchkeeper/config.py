@@ -61,6 +61,13 @@ class VisionConfig(BaseModel):
         "The choice is logged at start and shown in the watchkeeper_inference_runtime_info "
         "metric.",
     )
+    detector_runtime: Literal["auto", "onnxruntime", "openvino"] = Field(
+        default="auto",
+        description="Inference engine of the face detector alone. 'auto': the engine of "
+        "'runtime', except on an x86 CPU without AVX-512, where ONNX Runtime runs YuNet "
+        "faster than OpenVINO (42.8 vs 58.6 ms per 1280x736 frame on an AVX2 EPYC, while "
+        "OpenVINO still embeds 1.6-1.9x faster there); docs/decisions/0042-detector-runtime.md.",
+    )
     precision: Literal["auto", "f32", "bf16"] = Field(
         default="auto",
         description="Arithmetic of the OpenVINO runtime. 'auto': bf16 where the CPU computes "

@@ -18,7 +18,7 @@ from watchkeeper.vision.detector import Detector
 from watchkeeper.vision.embedder import Embedder
 from watchkeeper.vision.factory import load_detector, load_embedder
 from watchkeeper.vision.quality import quality_scores
-from watchkeeper.vision.runtime import select_runtime
+from watchkeeper.vision.runtime import select_detector_runtime, select_runtime
 
 
 @dataclass(slots=True)
@@ -40,8 +40,12 @@ class FaceAnalyzer:
     @classmethod
     def from_config(cls, config: VisionConfig) -> FaceAnalyzer:
         runtime = select_runtime(config)
+        detector_runtime = select_detector_runtime(config, runtime)
+        described = runtime.describe()
+        if detector_runtime is not runtime:
+            described += f"; detector {detector_runtime.describe()}"
         return cls(
-            load_detector(config, runtime), load_embedder(config, runtime), runtime.describe()
+            load_detector(config, detector_runtime), load_embedder(config, runtime), described
         )
 
     @property

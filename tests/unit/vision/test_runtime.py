@@ -19,7 +19,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from watchkeeper.config import VisionConfig
 from watchkeeper.vision import ModelError
-from watchkeeper.vision.runtime import is_x86, load_model, select_runtime
+from watchkeeper.vision.runtime import (
+    cpu_has_avx512,
+    is_x86,
+    load_model,
+    select_detector_runtime,
+    select_runtime,
+)
 from watchkeeper.vision.runtime_openvino import cpu_has_bf16
 
 RUNTIMES = ["onnxruntime", "openvino"]
@@ -68,6 +74,28 @@ def test_auto_keeps_onnx_runtime_when_only_the_cpu_is_wanted_on_a_non_gpu_build(
 
     assert runtime.name == "onnxruntime"
     assert runtime.describe().startswith(f"onnxruntime {ort.__version__} CPUExecutionProvider")
+
+
+def test_auto_detector_runtime_leaves_openvino_only_on_a_cpu_without_avx512() -> None:
+    config = VisionConfig(runtime="openvino")
+    runtime = select_runtime(config)
+    detector = select_detector_runtime(config, runtime)
+    if cpu_has_avx512():
+        assert detector is runtime
+    else:
+        assert detector.name == "onnxruntime"
+
+
+def test_auto_detector_runtime_follows_onnx_runtime() -> None:
+    config = VisionConfig(runtime="onnxruntime")
+    runtime = select_runtime(config)
+    assert select_detector_runtime(config, runtime) is runtime
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_a_detector_runtime_that_is_set_is_used_whatever_the_cpu(name: str) -> None:
+    config = VisionConfig(runtime="openvino", detector_runtime=name)
+    assert select_detector_runtime(config, select_runtime(config)).name == name
 
 
 def test_auto_precision_is_bf16_exactly_where_the_cpu_has_it() -> None:
