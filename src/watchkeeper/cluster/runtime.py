@@ -47,6 +47,8 @@ from watchkeeper.cluster.scheduler import Scheduler
 from watchkeeper.cluster.worker import CameraHost
 from watchkeeper.config import ConfigError
 from watchkeeper.context import AppContext
+from watchkeeper.crowd.alerting import CrowdAlertService
+from watchkeeper.crowd.monitor import CrowdMonitor
 from watchkeeper.store import Database, StoreError
 from watchkeeper.store import alerts as alert_store
 from watchkeeper.usecases.runtime import CameraStatus
@@ -192,6 +194,12 @@ class ClusterCameras:
             return None
         return snapshot
 
+    def crowd(self, _camera_id: int) -> CrowdMonitor | None:
+        return None  # people are counted by `serve` on one machine only (docs/crowd.md)
+
+    def crowd_snapshot(self, _camera_id: int) -> bytes | None:
+        return None
+
 
 class ClusterServices:
     """The runtime of ``serve --cluster``; joins the cluster when made, starts actors in start."""
@@ -210,6 +218,7 @@ class ClusterServices:
         connect(self.address, settings.cluster.namespace, log_to_driver)
         self.broker = EventBroker(settings.notifications.event_history)
         self.alerts = AlertService(ctx.db, ctx.media, settings.notifications, self.broker)
+        self.crowd_alerts = CrowdAlertService(ctx.db, settings.notifications, self.broker)
         self.dispatcher = OutboxDispatcher(
             ctx.db, build_notifiers(settings.notifications), settings.notifications
         )

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from watchkeeper.alerts.events import EventBroker
-from watchkeeper.alerts.service import targets_of
 from watchkeeper.config import NotificationsConfig
 from watchkeeper.crowd.limits import Breach, Release
 from watchkeeper.policy import audit
 from watchkeeper.store import Database, outbox
 from watchkeeper.store import cameras as camera_store
 from watchkeeper.store import crowd as crowd_store
+from watchkeeper.store.outbox import targets_of
 
 SYSTEM_ACTOR = "system:crowd"
 

@@ -19,7 +19,7 @@ from watchkeeper.crowd.minutes import MinuteAggregator
 from watchkeeper.crowd.tiling import tiled_from_config
 from watchkeeper.crowd.zones import Zone, ZoneError, whole_picture
 from watchkeeper.store import StoreError
-from watchkeeper.streams import open_source
+from watchkeeper.streams import open_configured_source
 from watchkeeper.usecases import zones as registry
 
 console = Console()
@@ -147,16 +147,7 @@ def count_source(
 ) -> dict[str, Any]:
     """Count people per zone over a source; the series per frame and per minute (nothing kept)."""
     settings = app_ctx.settings
-    source = open_source(
-        uri,
-        camera,
-        analysis_fps,
-        open_timeout_s=settings.streams.open_timeout_s,
-        max_image_pixels=settings.streams.max_image_pixels,
-        read_timeout_s=settings.streams.read_timeout_s,
-        decode_threads=settings.streams.decode_threads,
-        skip_nonref=settings.streams.skip_nonref,
-    )
+    source = open_configured_source(uri, camera, analysis_fps, settings.streams)
     detector = load_person_detector(settings.vision, settings.crowd)
     tiled = tiled_from_config(detector, settings.crowd)
     counter = CrowdCounter(zones, tiled, settings.crowd.smoothing_frames)

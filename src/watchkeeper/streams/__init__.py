@@ -12,7 +12,7 @@ Example::
 
 from watchkeeper.streams.av_source import DeviceSource, NetworkSource, VideoFileSource
 from watchkeeper.streams.base import Source, SourceError, SourceOptions
-from watchkeeper.streams.factory import SOURCE_KINDS, open_source, resolve
+from watchkeeper.streams.factory import SOURCE_KINDS, open_configured_source, open_source, resolve
 from watchkeeper.streams.health import SourceHealth
 from watchkeeper.streams.images import ImageFolderSource
 from watchkeeper.streams.reconnect import ReconnectingSource
@@ -30,6 +30,7 @@ __all__ = [
     "SourceHealth",
     "SourceOptions",
     "VideoFileSource",
+    "open_configured_source",
     "open_source",
     "resolve",
 ]

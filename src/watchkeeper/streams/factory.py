@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from watchkeeper.config import StreamConfig
 from watchkeeper.streams.av_source import DeviceSource, NetworkSource, VideoFileSource
 from watchkeeper.streams.base import Source, SourceError, SourceOptions, redact
 from watchkeeper.streams.images import ImageFolderSource
@@ -107,3 +108,20 @@ def open_source(
             backoff_cap_s=backoff_cap_s,
         )
     return cls(target, camera, options)
+
+
+def open_configured_source(
+    uri: str, camera: str, analysis_fps: float, config: StreamConfig
+) -> Source:
+    """A one-off source (a file, a folder, a stream without reconnect) with ``streams.*``'s
+    limits and decoding options: what ``run`` and ``run --crowd`` analyse."""
+    return open_source(
+        uri,
+        camera,
+        analysis_fps,
+        open_timeout_s=config.open_timeout_s,
+        max_image_pixels=config.max_image_pixels,
+        read_timeout_s=config.read_timeout_s,
+        decode_threads=config.decode_threads,
+        skip_nonref=config.skip_nonref,
+    )

@@ -21,7 +21,7 @@ from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.policy.eligibility import load_snapshot
 from watchkeeper.recognition import Recogniser, record_archived, record_matches
 from watchkeeper.store import repository
-from watchkeeper.streams import open_source
+from watchkeeper.streams import open_configured_source
 
 Results = list[tuple[Sighting, list[Match]]]
 FrameProgress = Callable[[int | None], Callable[[Frame], None]]
@@ -41,16 +41,7 @@ def process_source(
     function to call after each analysed frame (a progress bar, for people).
     """
     settings = app_ctx.settings
-    source = open_source(
-        uri,
-        camera,
-        analysis_fps,
-        open_timeout_s=settings.streams.open_timeout_s,
-        max_image_pixels=settings.streams.max_image_pixels,
-        read_timeout_s=settings.streams.read_timeout_s,
-        decode_threads=settings.streams.decode_threads,
-        skip_nonref=settings.streams.skip_nonref,
-    )
+    source = open_configured_source(uri, camera, analysis_fps, settings.streams)
     analyzer = app_ctx.analyzer
     counters = ActivityCounters(app_ctx.db)
     recogniser = Recogniser(

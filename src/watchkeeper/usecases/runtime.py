@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from watchkeeper.alerts import AlertService, EventBroker
+from watchkeeper.crowd.alerting import CrowdAlertService
+from watchkeeper.crowd.monitor import CrowdMonitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,13 @@ class CameraControl(Protocol):
 
     def snapshot(self, camera_id: int) -> bytes | None: ...
 
+    def crowd(self, camera_id: int) -> CrowdMonitor | None:
+        """The people counter of a running camera (None: not running, no zones, or a runtime
+        that does not count)."""
+
+    def crowd_snapshot(self, camera_id: int) -> bytes | None:
+        """The latest counted frame with its zones drawn and faces blurred (never stored)."""
+
 
 @runtime_checkable
 class Runtime(Protocol):
@@ -71,6 +80,10 @@ class Runtime(Protocol):
     @property
     def alerts(self) -> AlertService:
         """The alert service that also tells live listeners of a review."""
+
+    @property
+    def crowd_alerts(self) -> CrowdAlertService:
+        """Crowd alerts: listed and acknowledged, and told to live listeners."""
 
     def start(self) -> None: ...
 

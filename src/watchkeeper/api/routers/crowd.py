@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
+from watchkeeper.api.live import runtime
+from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.api.viewlog import ViewWindow
 from watchkeeper.context import AppContext
@@ -23,6 +25,7 @@ from watchkeeper.policy import audit
 from watchkeeper.store import cameras as camera_store
 from watchkeeper.store import crowd as crowd_store
 from watchkeeper.usecases import zones as registry
+from watchkeeper.usecases.runtime import CameraControl
 
 router = APIRouter(tags=["crowd"])
 
@@ -50,7 +53,7 @@ class ZoneIn(BaseModel):
 
 
 class ZoneCreate(ZoneIn):
-    camera_id: int
+    camera_id: RowId
 
 
 class ZoneOut(ZoneIn):
@@ -105,8 +108,9 @@ def _ctx(request: Request) -> AppContext:
     return ctx
 
 
-def _manager(request: Request) -> Any:
-    return getattr(request.app.state.services, "cameras", None)
+def _manager(request: Request) -> CameraControl | None:
+    live = runtime(request)
+    return live.cameras if live is not None else None
 
 
 def _apply(request: Request, camera_id: int) -> None:
@@ -117,12 +121,11 @@ def _apply(request: Request, camera_id: int) -> None:
 
 
 def _alerts(request: Request) -> CrowdAlertService:
-    services = request.app.state.services
-    service = getattr(services, "crowd_alerts", None)
-    if service is None:  # the API without the live service: reading and acknowledging work
-        ctx = _ctx(request)
-        service = CrowdAlertService(ctx.db, ctx.settings.notifications)
-    return service
+    live = runtime(request)
+    if live is not None:
+        return live.crowd_alerts
+    ctx = _ctx(request)  # the API without the live service: reading and acknowledging work
+    return CrowdAlertService(ctx.db, ctx.settings.notifications)
 
 
 def _invalid(exc: ValueError) -> ProblemError:
@@ -133,7 +136,7 @@ def _invalid(exc: ValueError) -> ProblemError:
 def list_zones(
     request: Request,
     _: Annotated[Principal, Depends(require("cameras:read"))],
-    camera_id: int | None = None,
+    camera_id: RowId | None = None,
 ) -> list[ZoneOut]:
     return [ZoneOut(**d) for d in registry.list_zones(_ctx(request).db, camera_id)]
 
@@ -156,7 +159,7 @@ def create_zone(
 @router.put("/zones/{zone_id}", response_model=ZoneOut, summary="Replace a crowd zone")
 def update_zone(
     request: Request,
-    zone_id: int,
+    zone_id: RowId,
     body: ZoneIn,
     principal: Annotated[Principal, Depends(require("cameras:write"))],
     reason: Annotated[str | None, Query(max_length=1000, description="For the audit log.")] = None,
@@ -174,7 +177,7 @@ def update_zone(
 @router.delete("/zones/{zone_id}", status_code=204, summary="Delete a crowd zone and its counts")
 def delete_zone(
     request: Request,
-    zone_id: int,
+    zone_id: RowId,
     principal: Annotated[Principal, Depends(require("cameras:write"))],
     reason: Annotated[str | None, Query(max_length=1000, description="For the audit log.")] = None,
 ) -> Response:
@@ -194,8 +197,8 @@ def delete_zone(
 def occupancy(
     request: Request,
     _: Annotated[Principal, Depends(require("cameras:read"))],
-    camera_id: int | None = None,
-    zone_id: int | None = None,
+    camera_id: RowId | None = None,
+    zone_id: RowId | None = None,
     hours: Annotated[float, Query(gt=0, le=24 * 31)] = 6.0,
 ) -> list[MinuteOut]:
     since = datetime.now(UTC) - timedelta(hours=hours)
@@ -222,7 +225,7 @@ def occupancy(
 )
 def live_counts(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     _: Annotated[Principal, Depends(require("cameras:read"))],
 ) -> list[ReadingOut]:
     with _ctx(request).db.session(readonly=True) as s:
@@ -252,7 +255,7 @@ def live_counts(
 )
 def crowd_snapshot(
     request: Request,
-    camera_id: int,
+    camera_id: RowId,
     principal: Annotated[Principal, Depends(require("persons:photos:view"))],
 ) -> Response:
     """A camera frame like ``/cameras/{id}/snapshot``: faces are blurred, but a face both
@@ -292,7 +295,7 @@ def list_crowd_alerts(
 )
 def acknowledge(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     body: Acknowledge,
     principal: Annotated[Principal, Depends(require("crowd:acknowledge"))],
 ) -> CrowdAlertOut:
