@@ -182,7 +182,7 @@ def test_an_operator_neither_sees_nor_reaches_the_admin_pages(page, console):
     log_in(page, console.url, "olga")
     expect(page).to_have_url(f"{console.url}/alerts")
     assert nav_links(page) == [
-        "Live alerts", "Cameras", "Watchlists", "Persons", "History", "Investigations"
+        "Live alerts", "Cameras", "Crowd", "Watchlists", "Persons", "History", "Investigations"
     ]  # fmt: skip
     for path in ("/users", "/audit"):
         reply = page.goto(f"{console.url}{path}")
