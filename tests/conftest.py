@@ -39,11 +39,12 @@ RUNTIMES = [("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16")]
 
 @pytest.fixture(scope="session", params=RUNTIMES, ids=["-".join(case) for case in RUNTIMES])
 def runtime_vision(request: pytest.FixtureRequest) -> VisionConfig:
-    """The default vision settings on each runtime in turn (bf16 only where the CPU has it)."""
+    """The default vision settings on each runtime in turn (bf16 only where the CPU has it),
+    the detector included (``auto`` would move it off OpenVINO on a CPU without AVX-512)."""
     name, precision = request.param
     if precision == "bf16" and not cpu_has_bf16():
         pytest.skip("this CPU has no bf16 instructions (OpenVINO lists none)")
-    return VisionConfig(runtime=name, precision=precision)
+    return VisionConfig(runtime=name, detector_runtime=name, precision=precision)
 
 
 @pytest.fixture

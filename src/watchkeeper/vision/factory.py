@@ -3,8 +3,8 @@
 Like a plugin registry: a ``kind`` maps to a class, and an unknown kind fails with the known
 ones listed. A user's own file is inspected (its inputs and outputs) before it is used, so a
 recogniser given as a detector is refused with a message instead of failing deep inside.
-The runtime (OpenVINO or ONNX Runtime, ``vision.runtime``) is chosen once per call unless
-the caller passes one, so a detector and an embedder loaded together share it.
+The runtime (OpenVINO or ONNX Runtime: ``vision.runtime``, and ``vision.detector_runtime``
+for the detector) is chosen per call unless the caller passes one.
 """
 
 from __future__ import annotations
@@ -38,7 +38,12 @@ from watchkeeper.vision.models import (
     parse_model,
     verified_bytes,
 )
-from watchkeeper.vision.runtime import CompiledModel, Runtime, select_runtime
+from watchkeeper.vision.runtime import (
+    CompiledModel,
+    Runtime,
+    select_detector_runtime,
+    select_runtime,
+)
 
 DETECTORS: dict[str, type[OnnxDetector]] = {"yunet": YuNetDetector, "scrfd": ScrfdDetector}
 EMBEDDERS: dict[str, type[OnnxEmbedder]] = {"sface": SFaceEmbedder, "arcface": ArcFaceEmbedder}
@@ -72,9 +77,9 @@ def load_detector(config: VisionConfig, runtime: Runtime | None = None) -> Detec
     path, digest, name = _resolve(config.detector, DETECTORS)
     model = fold_constant_dequantization(parse_model(verified_bytes(path, digest), path))
     check_detector_signature(model, config.detector.kind, str(path))
-    compiled = _compile_freed(
-        model, runtime or select_runtime(config), name, spatial=True, probe=DETECTOR_PROBE
-    )
+    if runtime is None:
+        runtime = select_detector_runtime(config, select_runtime(config))
+    compiled = _compile_freed(model, runtime, name, spatial=True, probe=DETECTOR_PROBE)
     return DETECTORS[config.detector.kind](
         compiled,
         max_side=config.detection_max_side,

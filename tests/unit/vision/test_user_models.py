@@ -154,6 +154,8 @@ def _config(
     detector: ModelConfig | None = None, embedder: ModelConfig | None = None, **options: object
 ) -> VisionConfig:
     fields: dict[str, object] = {"min_face_size": 8, **options}
+    if "runtime" in options:  # the detector too: each engine is under test
+        fields["detector_runtime"] = options["runtime"]
     if detector is not None:
         fields["detector"] = detector
     if embedder is not None:
