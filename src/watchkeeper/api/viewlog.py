@@ -14,6 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from fastapi import Request
+
+from watchkeeper.policy import audit
+from watchkeeper.store import Database
+
 SNAPSHOT_WINDOW_S = 600.0
 
 
@@ -39,3 +44,20 @@ class ViewWindow:
                 self._audited = {k: t for k, t in self._audited.items() if now - t < self.window_s}
             self._audited[(viewer, camera_id)] = now
             return True
+
+
+def audit_snapshot_view(
+    request: Request, db: Database, viewer: str, camera_id: int, name: str, **details: str
+) -> None:
+    """Audit a live frame shown to ``viewer`` unless a record already covers this window.
+
+    Every kind of live frame (the plain snapshot, the crowd view with faces blurred) shares
+    the app's one window, so a camera wall showing both is audited once per window.
+    """
+    views: ViewWindow = request.app.state.snapshot_views
+    if views.first_in_window(viewer, camera_id):
+        with db.session() as s:
+            audit.record(
+                s, viewer, "camera.snapshot.view", "camera", camera_id,
+                details={"name": name, "covers_s": views.window_s, **details},
+            )  # fmt: skip

@@ -32,7 +32,7 @@ from watchkeeper.api.live import runtime
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
-from watchkeeper.api.viewlog import ViewWindow
+from watchkeeper.api.viewlog import audit_snapshot_view
 from watchkeeper.context import AppContext
 from watchkeeper.policy import audit
 from watchkeeper.store import cameras as camera_store
@@ -348,11 +348,5 @@ def camera_snapshot(
     jpeg = manager.snapshot(camera_id) if manager is not None else None
     if jpeg is None:
         raise ProblemError(404, f'camera "{name}" has no frame yet (not running or not connected)')
-    views: ViewWindow = request.app.state.snapshot_views
-    if views.first_in_window(principal.actor, camera_id):
-        with ctx.db.session() as s:
-            audit.record(
-                s, principal.actor, "camera.snapshot.view", "camera", camera_id,
-                details={"name": name, "covers_s": views.window_s},
-            )  # fmt: skip
+    audit_snapshot_view(request, ctx.db, principal.actor, camera_id, name)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

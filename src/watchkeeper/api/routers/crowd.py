@@ -17,11 +17,10 @@ from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.live import runtime
 from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
-from watchkeeper.api.viewlog import ViewWindow
+from watchkeeper.api.viewlog import audit_snapshot_view
 from watchkeeper.context import AppContext
 from watchkeeper.crowd.alerting import AcknowledgeError, CrowdAlertService
 from watchkeeper.crowd.zones import ZoneError
-from watchkeeper.policy import audit
 from watchkeeper.store import cameras as camera_store
 from watchkeeper.store import crowd as crowd_store
 from watchkeeper.usecases import zones as registry
@@ -268,13 +267,9 @@ def crowd_snapshot(
     jpeg = manager.crowd_snapshot(camera_id) if manager is not None else None
     if jpeg is None:
         raise ProblemError(404, f'camera "{name}" is not counting people now (no zones, or off)')
-    views: ViewWindow = request.app.state.snapshot_views
-    if views.first_in_window(principal.actor, camera_id):
-        with ctx.db.session() as s:
-            audit.record(
-                s, principal.actor, "camera.snapshot.view", "camera", camera_id,
-                details={"name": name, "covers_s": views.window_s, "view": "crowd, faces blurred"},
-            )  # fmt: skip
+    audit_snapshot_view(
+        request, ctx.db, principal.actor, camera_id, name, view="crowd, faces blurred"
+    )
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
