@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from watchkeeper.config import MatchingConfig, PolicyConfig
+from watchkeeper.config import MatchingConfig, PolicyConfig, Settings
 from watchkeeper.domain import Sighting
 from watchkeeper.enrolment import EnrolledPerson, enrol_person
 from watchkeeper.policy import audit, deployments
@@ -28,6 +28,21 @@ LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 def soon() -> datetime:
     return datetime.now(UTC) + timedelta(days=1)
+
+
+def authorised_store(
+    settings: Settings, watchlist: str, purpose: str
+) -> tuple[Database, MediaStore]:
+    """The migrated store of ``settings`` with one watchlist authorised on the default camera
+    group (from long ago until tomorrow): what a pipeline test needs before it enrols."""
+    db = Database(settings.database)
+    db.migrate()
+    with db.session() as s:
+        repository.create_watchlist(s, watchlist, purpose, "test", "test")
+        deployments.authorise(
+            s, watchlist, "default", LONG_AGO, soon(), "test", "TEST-1", "test"
+        )  # fmt: skip
+    return db, MediaStore(settings.data_dir / "media")
 
 
 @dataclass

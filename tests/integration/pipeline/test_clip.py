@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from support.policy_world import authorised_store
 from watchkeeper.config import Settings
 from watchkeeper.domain import Match, Sighting
 from watchkeeper.enrolment import enrol_person
 from watchkeeper.pipeline import CameraPipeline, CameraWorker
-from watchkeeper.policy import deployments
 from watchkeeper.recognition import Recogniser, record_matches
 from watchkeeper.store import Database, MediaStore, repository
 from watchkeeper.streams import open_source
@@ -72,16 +71,8 @@ def data_files(data_dir: Path) -> set[Path]:
 def test_passers_by_leave_no_trace_when_nobody_matches(
     clip: Path, analyzer: FaceAnalyzer, settings: Settings
 ) -> None:
-    db = Database(settings.database)
-    db.migrate()
-    media = MediaStore(settings.data_dir / "media")
-    with db.session() as s:
-        repository.create_watchlist(s, "distractors", "other", "test", "test")
-        # authorised on the clip's camera group, so that only "matches nobody" keeps it empty
-        deployments.authorise(
-            s, "distractors", "default", datetime(2000, 1, 1, tzinfo=UTC),
-            datetime.now(UTC) + timedelta(days=1), "test", "TEST-1", "test",
-        )  # fmt: skip
+    # authorised on the clip's camera group, so that only "matches nobody" keeps it empty
+    db, media = authorised_store(settings, "distractors", "other")
     for photo in sorted(DEEPFACE.glob("img1*.jpg")):
         enrol_person(
             db, media, analyzer, watchlist="distractors", name=photo.stem,

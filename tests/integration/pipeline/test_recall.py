@@ -9,20 +9,18 @@ so no photo of her could ever match. Here she is enrolled from a later frame of 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
 import numpy as np
 
+from support.policy_world import authorised_store
 from watchkeeper.config import Settings
 from watchkeeper.demo import CLIP
 from watchkeeper.domain import Match, Sighting
 from watchkeeper.enrolment import enrol_person
 from watchkeeper.pipeline import CameraPipeline, CameraWorker
-from watchkeeper.policy import deployments
 from watchkeeper.recognition import Recogniser
-from watchkeeper.store import Database, MediaStore, repository
 from watchkeeper.streams import open_source
 from watchkeeper.vision import FaceAnalyzer
 from watchkeeper.vision.imageio import encode_jpeg
@@ -55,15 +53,7 @@ def test_a_brief_low_quality_face_beside_clear_ones_is_embedded_and_matched(
     tmp_path: Path, analyzer: FaceAnalyzer, settings: Settings
 ) -> None:
     video, photo = _brief_clip_and_photo(tmp_path)
-    db = Database(settings.database)
-    db.migrate()
-    media = MediaStore(settings.data_dir / "media")
-    with db.session() as s:
-        repository.create_watchlist(s, "missing", "missing_person", "test", "test")
-        deployments.authorise(
-            s, "missing", "default", datetime(2000, 1, 1, tzinfo=UTC),
-            datetime.now(UTC) + timedelta(days=1), "test", "TEST-1", "test",
-        )  # fmt: skip
+    db, media = authorised_store(settings, "missing", "missing_person")
     enrol_person(
         db, media, analyzer, watchlist="missing", name="her", actor="test",
         photos=[("her.jpg", photo)], max_pixels=10**8, min_quality=0.05, largest_face=True,

@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from support.policy_world import authorised_store
 from support.splice_kit import CUT, second_person_jpeg, spliced_clip
 from watchkeeper.config import Settings
 from watchkeeper.domain import Sighting
 from watchkeeper.enrolment import enrol_person
 from watchkeeper.pipeline import CameraPipeline, CameraWorker
-from watchkeeper.policy import deployments
-from watchkeeper.store import Database, MediaStore, repository
 from watchkeeper.streams import open_source
 from watchkeeper.vision import FaceAnalyzer
 
@@ -50,15 +48,7 @@ def test_no_track_crosses_the_splice(spliced: Path, analyzer: FaceAnalyzer) -> N
 def test_run_matches_a_person_enrolled_from_the_second_segment_there(
     spliced: Path, analyzer: FaceAnalyzer, settings: Settings
 ) -> None:
-    db = Database(settings.database)
-    db.migrate()
-    media = MediaStore(settings.data_dir / "media")
-    with db.session() as s:
-        repository.create_watchlist(s, "missing", "missing_person", "test", "test")
-        deployments.authorise(
-            s, "missing", "default", datetime(2000, 1, 1, tzinfo=UTC),
-            datetime.now(UTC) + timedelta(days=1), "test", "TEST-1", "test",
-        )  # fmt: skip
+    db, media = authorised_store(settings, "missing", "missing_person")
     enrol_person(
         db, media, analyzer, watchlist="missing", name="second", actor="test",
         photos=[("second.jpg", second_person_jpeg(spliced))], max_pixels=10**8,
