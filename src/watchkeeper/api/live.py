@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from watchkeeper.usecases.runtime import Runtime
+from watchkeeper.usecases.runtime import CameraControl, Runtime
 
 
 def runtime(request: Request) -> Runtime | None:
     """The runtime this app was created with, or None."""
     services: Runtime | None = request.app.state.services
     return services
+
+
+def running_cameras(request: Request) -> CameraControl | None:
+    """The runtime's cameras, or None when this app runs without one."""
+    live = runtime(request)
+    return live.cameras if live is not None else None

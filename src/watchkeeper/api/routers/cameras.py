@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.limits import RateLimit
-from watchkeeper.api.live import runtime
+from watchkeeper.api.live import running_cameras
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
@@ -39,7 +39,7 @@ from watchkeeper.store import cameras as camera_store
 from watchkeeper.streams.base import redact
 from watchkeeper.streams.probe import ProbeResult, check_reachable_by_remote, check_uri, probe
 from watchkeeper.usecases import cameras as registry
-from watchkeeper.usecases.runtime import CameraControl, CameraStatus
+from watchkeeper.usecases.runtime import CameraStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["cameras"])
@@ -163,18 +163,13 @@ def _ctx(request: Request) -> AppContext:
     return ctx
 
 
-def _manager(request: Request) -> CameraControl | None:
-    live = runtime(request)
-    return live.cameras if live is not None else None
-
-
 def _status(request: Request, camera_id: int) -> CameraStatus | None:
-    manager = _manager(request)
+    manager = running_cameras(request)
     return manager.status(camera_id) if manager is not None else None
 
 
 def _apply(request: Request, camera_id: int) -> None:
-    manager = _manager(request)
+    manager = running_cameras(request)
     if manager is not None:
         manager.apply(camera_id)
 
@@ -308,7 +303,7 @@ def delete_camera(
     reason: Annotated[str | None, Query(max_length=1000, description="For the audit log.")] = None,
 ) -> Response:
     registry.delete_camera(_ctx(request).db, principal.actor, camera_id, reason)
-    manager = _manager(request)
+    manager = running_cameras(request)
     if manager is not None:
         manager.remove(camera_id)
     return Response(status_code=204)
@@ -344,7 +339,7 @@ def camera_snapshot(
     ctx = _ctx(request)
     with ctx.db.session(readonly=True) as s:
         name = camera_store.get_camera(s, camera_id).name
-    manager = _manager(request)
+    manager = running_cameras(request)
     jpeg = manager.snapshot(camera_id) if manager is not None else None
     if jpeg is None:
         raise ProblemError(404, f'camera "{name}" has no frame yet (not running or not connected)')

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
-from watchkeeper.api.live import runtime
+from watchkeeper.api.live import running_cameras, runtime
 from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.api.viewlog import audit_snapshot_view
@@ -24,7 +24,6 @@ from watchkeeper.crowd.zones import ZoneError
 from watchkeeper.store import cameras as camera_store
 from watchkeeper.store import crowd as crowd_store
 from watchkeeper.usecases import zones as registry
-from watchkeeper.usecases.runtime import CameraControl
 
 router = APIRouter(tags=["crowd"])
 
@@ -107,14 +106,9 @@ def _ctx(request: Request) -> AppContext:
     return ctx
 
 
-def _manager(request: Request) -> CameraControl | None:
-    live = runtime(request)
-    return live.cameras if live is not None else None
-
-
 def _apply(request: Request, camera_id: int) -> None:
     """Restart the camera's runner so that it counts with its new zones."""
-    manager = _manager(request)
+    manager = running_cameras(request)
     if manager is not None:
         manager.apply(camera_id)
 
@@ -229,7 +223,7 @@ def live_counts(
 ) -> list[ReadingOut]:
     with _ctx(request).db.session(readonly=True) as s:
         camera_store.get_camera(s, camera_id)
-    manager = _manager(request)
+    manager = running_cameras(request)
     monitor = manager.crowd(camera_id) if manager is not None else None
     if monitor is None:
         return []
@@ -263,7 +257,7 @@ def crowd_snapshot(
     ctx = _ctx(request)
     with ctx.db.session(readonly=True) as s:
         name = camera_store.get_camera(s, camera_id).name
-    manager = _manager(request)
+    manager = running_cameras(request)
     jpeg = manager.crowd_snapshot(camera_id) if manager is not None else None
     if jpeg is None:
         raise ProblemError(404, f'camera "{name}" is not counting people now (no zones, or off)')
