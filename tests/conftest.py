@@ -40,7 +40,7 @@ RUNTIMES = [("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16")]
 @pytest.fixture(scope="session", params=RUNTIMES, ids=["-".join(case) for case in RUNTIMES])
 def runtime_vision(request: pytest.FixtureRequest) -> VisionConfig:
     """The default vision settings on each runtime in turn (bf16 only where the CPU has it),
-    the detector included (``auto`` would move it off OpenVINO on a CPU without AVX-512)."""
+    the detector included (``auto`` would always run it on ONNX Runtime in f32)."""
     name, precision = request.param
     if precision == "bf16" and not cpu_has_bf16():
         pytest.skip("this CPU has no bf16 instructions (OpenVINO lists none)")

@@ -63,10 +63,11 @@ class VisionConfig(BaseModel):
     )
     detector_runtime: Literal["auto", "onnxruntime", "openvino"] = Field(
         default="auto",
-        description="Inference engine of the face detector alone. 'auto': the engine of "
-        "'runtime', except on an x86 CPU without AVX-512, where ONNX Runtime runs YuNet "
-        "faster than OpenVINO (42.8 vs 58.6 ms per 1280x736 frame on an AVX2 EPYC, while "
-        "OpenVINO still embeds 1.6-1.9x faster there); docs/decisions/0042-detector-runtime.md.",
+        description="Inference engine of the face detector alone. 'auto': ONNX Runtime in f32 "
+        "whatever 'runtime' is: YuNet in f32 runs faster there than on OpenVINO (17.0 vs 21.5 ms "
+        "per 1280x736 frame on an AVX-512 EPYC, 42.8 vs 58.6 on an AVX2 one), and OpenVINO's "
+        "bf16 (13.9 ms) moves box edges by up to 7 %; docs/decisions/0042-detector-runtime.md. "
+        "A detector engine that is set runs at 'precision'.",
     )
     precision: Literal["auto", "f32", "bf16"] = Field(
         default="auto",
