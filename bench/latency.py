@@ -135,7 +135,7 @@ def percentiles(values: list[float]) -> dict[str, float | int]:
     }
 
 
-def run(seconds: float, streams: int, early_looks: int) -> dict[str, Any]:
+def run(seconds: float, streams: int, early_looks: int, early_after: int) -> dict[str, Any]:
     analyzer = StampingAnalyzer(FaceAnalyzer.from_config(Settings().vision))
     receiver = WebhookReceiver(free_port()).start()
     received_at: dict[str, float] = {}
@@ -151,7 +151,7 @@ def run(seconds: float, streams: int, early_looks: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         ctx = make_context(
             Path(folder) / "data", analyzer,
-            tracking={"early_match_looks": early_looks},
+            tracking={"early_match_looks": early_looks, "early_match_after": early_after},
             notifications={"dedupe_window_s": 0,
                            "webhooks": [{"url": receiver.url, "secret": SECRET}]},
         )  # fmt: skip
@@ -211,6 +211,7 @@ def run(seconds: float, streams: int, early_looks: int) -> dict[str, Any]:
         "machine": machine(),
         "streams": streams,
         "early_match_looks": early_looks,
+        "early_match_after": early_after,
         "seconds": seconds,
         "alerts": len(stamps),
         "sse_after_last_seen_s": percentiles(after_last),
@@ -262,9 +263,13 @@ def main() -> None:
         "--early-looks", type=int, default=Settings().tracking.early_match_looks,
         help="tracking.early_match_looks (1: the rule before 2026-11-29)",
     )  # fmt: skip
+    parser.add_argument(
+        "--early-after", type=int, default=Settings().tracking.early_match_after,
+        help="tracking.early_match_after (1: screen a track at its first detection)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.seconds, args.streams, args.early_looks)
+    result = run(args.seconds, args.streams, args.early_looks, args.early_after)
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return

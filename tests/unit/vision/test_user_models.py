@@ -156,6 +156,9 @@ def _config(
     fields: dict[str, object] = {"min_face_size": 8, **options}
     if "runtime" in options:  # the detector too: each engine is under test
         fields["detector_runtime"] = options["runtime"]
+        # the decoding formulas are checked to the last digits: bf16 (auto on a CPU with it)
+        # keeps 8 significant bits; its agreement on real faces is test_runtimes.py's job
+        fields.setdefault("precision", "f32")
     if detector is not None:
         fields["detector"] = detector
     if embedder is not None:
