@@ -22,8 +22,12 @@ receiver, as an operator's console and a VMS would. For each alert:
   it falls behind on).
 
 Deduplication is off, so a track that raised an alert early raises a second one when it
-closes (the same ``first_seen``); the ``pass_*`` figures keep the first alert of each track,
-which is what the person experiences (the ``sse_*`` figures count every alert).
+closes (the same ``first_seen``), and a track split in two where the person's face turned
+raises one for each part. The ``pass_*`` figures are what the person experiences: one pass is
+one showing of the clip (the person is in view from its first frame to its last), told apart
+by the analysed frames' thumbnails; its latency is that of the first alert of the pass. The
+``track_*`` figures keep the first alert of each distinct track start instead (a split-off
+part counts as a track of its own), and the ``sse_*`` figures count every alert.
 
 The breakdown splits the latency after the first matchable frame at the alert's
 ``created_at`` (written in the same transaction as the sighting): the pipeline part (waiting
@@ -37,11 +41,13 @@ broker, SSE).
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +75,8 @@ from watchkeeper.usecases import cameras as registry  # noqa: E402
 from watchkeeper.vision import AnalysedFaces, FaceAnalyzer  # noqa: E402
 
 THUMB = (64, 36)
+CLIP_RESTART_FRAMES = 25  # the clip's frame index falling back this far: a new showing
+FIRST_SEEN_SLACK_S = 0.5  # a frame is stamped on decoding, its thumbnail on reaching the detector
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -110,16 +118,53 @@ def matchable_frames(
     return np.stack(thumbs), np.asarray(matchable)
 
 
-def first_matchable_after(
+@dataclass
+class Pass:
+    """One showing of the clip on the live camera, and the first alert about it."""
+
+    start: float  # when its first frame reached the detector
+    first_matchable: float | None = None  # when its first matchable frame did
+    alerted: float | None = None  # when its first alert reached the SSE client
+    alert: dict[str, Any] | None = None  # that alert
+    first_seen: float | None = None  # the earliest first frame of its alerts' tracks
+
+
+def passes_of(
     stamps: list[tuple[float, np.ndarray]], thumbs: np.ndarray, matchable: np.ndarray
-) -> list[float]:
-    """When the camera analysed a frame that would match, in order (clip frame by thumbnail)."""
-    times = []
+) -> list[Pass]:
+    """The showings of the clip, in order, told apart by the clip frame each analysed frame was.
+
+    A showing ends where the clip starts again (the frame index falls back by more than a
+    second's worth of frames).
+    """
+    passes: list[Pass] = []
+    previous = -1
     for at, thumb in stamps:
-        distance = np.abs(thumbs - thumb).mean(axis=(1, 2))
-        if matchable[int(np.argmin(distance))]:
-            times.append(at)
-    return times
+        index = int(np.argmin(np.abs(thumbs - thumb).mean(axis=(1, 2))))
+        if not passes or index < previous - CLIP_RESTART_FRAMES:
+            passes.append(Pass(start=at))
+        if matchable[index] and passes[-1].first_matchable is None:
+            passes[-1].first_matchable = at
+        previous = index
+    return passes
+
+
+def attach_alerts(passes: list[Pass], stamps: list[tuple[float, dict[str, Any]]]) -> None:
+    """Give each pass its first alert (and its tracks' earliest first frame).
+
+    An alert belongs to the last pass that began before its first frame (give or take the
+    time a frame waits for the detector, ``FIRST_SEEN_SLACK_S``).
+    """
+    starts = [p.start for p in passes]
+    for at, alert in stamps:
+        first_seen = _ts(alert["first_seen"])
+        index = bisect.bisect_right(starts, first_seen + FIRST_SEEN_SLACK_S) - 1
+        if index < 0:
+            continue
+        showing = passes[index]
+        if showing.alerted is None or at < showing.alerted:
+            showing.alerted, showing.alert = at, alert
+        showing.first_seen = min(first_seen, showing.first_seen or first_seen)
 
 
 def percentiles(values: list[float]) -> dict[str, float | int]:
@@ -185,23 +230,26 @@ def run(seconds: float, streams: int, early_looks: int, early_after: int) -> dic
     settings = Settings()
     close_wait = (settings.tracking.max_missed + 1) / settings.streams.analysis_fps
     after_last = [at - _ts(a["last_seen"]) for at, a in stamps]
-    matchable_at = first_matchable_after(analyzer.stamps, thumbs, matchable)
     # With deduplication off, a track that raised an alert early raises another when it
-    # closes (same first_seen): what the passer-by experiences is the first of them.
-    firsts: dict[str, tuple[float, dict[str, Any]]] = {}
+    # closes (same first_seen): per track, the first of them counts.
+    tracks: dict[str, tuple[float, dict[str, Any]]] = {}
     for at, alert in stamps:
-        firsts.setdefault(alert["first_seen"], (at, alert))
-    passes = list(firsts.values())
-    after_matchable, created_after, told_after = [], [], []
-    for at, alert in passes:
-        first = _ts(alert["first_seen"])
-        # the first analysed matchable frame of this person's pass: not before the track began
-        candidates = [t for t in matchable_at if first - 0.01 <= t <= at]
-        if candidates:
-            after_matchable.append(at - candidates[0])
-            created = _ts(alert["created_at"])
-            created_after.append(created - candidates[0])
-            told_after.append(at - created)
+        tracks.setdefault(alert["first_seen"], (at, alert))
+    passes = passes_of(analyzer.stamps, thumbs, matchable)
+    attach_alerts(passes, stamps)
+    told = [
+        (p.alerted, p.first_seen)
+        for p in passes
+        if p.alerted is not None and p.first_seen is not None
+    ]
+    timed = [
+        (p.first_matchable, p.alerted, _ts(p.alert["created_at"]))
+        for p in passes
+        if p.first_matchable is not None and p.alerted is not None and p.alert is not None
+    ]
+    after_matchable = [alerted - matchable_at for matchable_at, alerted, _ in timed]
+    created_after = [created - matchable_at for matchable_at, _, created in timed]
+    told_after = [alerted - created for _, alerted, created in timed]
     hooks = [
         received_at[key] - _ts(body["alert"]["last_seen"])
         for key, body in receiver.processed.items()
@@ -218,10 +266,15 @@ def run(seconds: float, streams: int, early_looks: int, early_after: int) -> dic
         "sse_after_track_closed_s": percentiles([v - close_wait for v in after_last]),
         "sse_after_first_seen_s": percentiles([at - _ts(a["first_seen"]) for at, a in stamps]),
         "passes": len(passes),
-        "pass_after_first_seen_s": percentiles([at - _ts(a["first_seen"]) for at, a in passes]),
+        "passes_without_alert": len(passes) - len(told),
+        "pass_after_first_seen_s": percentiles([alerted - seen for alerted, seen in told]),
         "pass_after_first_matchable_s": percentiles(after_matchable),
         "breakdown_matchable_to_created_s": percentiles(created_after),
         "breakdown_created_to_sse_s": percentiles(told_after),
+        "tracks": len(tracks),
+        "track_after_first_seen_s": percentiles(
+            [at - _ts(a["first_seen"]) for at, a in tracks.values()]
+        ),
         "matchable_clip_frames": int(matchable.sum()),
         "webhook_after_last_seen_s": percentiles(hooks),
         "tracker_close_wait_s": close_wait,
@@ -280,6 +333,7 @@ def main() -> None:
         "sse_after_first_seen_s",
         "pass_after_first_seen_s",
         "pass_after_first_matchable_s",
+        "track_after_first_seen_s",
         "breakdown_matchable_to_created_s",
         "breakdown_created_to_sse_s",
         "webhook_after_last_seen_s",
