@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 from sqlalchemy import insert
 
@@ -86,7 +87,30 @@ class _Clock:
         self.last = time.perf_counter()
 
 
-def bench_scan(copies: int, workers: int, max_side: int, fps: float) -> dict[str, Any]:
+def looped_recording(clip: Path, loops: int, path: Path) -> Path:
+    """``clip`` played ``loops`` times in one file, packets copied (no re-encoding): a long
+    recording made of real footage, as an NVR exports them (minutes, not seconds)."""
+    with av.open(str(clip)) as first:
+        span = first.streams.video[0].duration  # in the stream's time base
+    with av.open(str(path), "w") as out:
+        copied = None
+        for loop in range(loops):
+            with av.open(str(clip)) as source:  # muxing consumes packets: demux afresh
+                video = source.streams.video[0]
+                copied = copied or out.add_stream_from_template(video)
+                for packet in source.demux(video):
+                    if packet.dts is None:  # the demuxer's empty flush packet
+                        continue
+                    packet.pts = None if packet.pts is None else packet.pts + loop * span
+                    packet.dts = packet.dts + loop * span
+                    packet.stream = copied
+                    out.mux(packet)
+    return path
+
+
+def bench_scan(
+    copies: int, workers: int, max_side: int, fps: float, loops: int = 1
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         settings = load_settings(
@@ -98,7 +122,11 @@ def bench_scan(copies: int, workers: int, max_side: int, fps: float) -> dict[str
         recordings.mkdir()
         cameras = [f"cam{i}" for i in range(copies)]
         for camera in cameras:
-            shutil.copyfile(CLIP, recordings / f"{camera}_{START:%Y%m%d-%H%M%S}.mp4")
+            name = recordings / f"{camera}_{START:%Y%m%d-%H%M%S}.mp4"
+            if loops > 1:
+                looped_recording(CLIP, loops, name)
+            else:
+                shutil.copyfile(CLIP, name)
         case_id = _case(ctx, cameras, [])
         photo, _ = probe_photo(ctx, read_frame(CLIP, PROBE_FRAME))
         probes.add_probes(
@@ -112,10 +140,11 @@ def bench_scan(copies: int, workers: int, max_side: int, fps: float) -> dict[str
         after = os.times()
         ctx.close()
     cpu = sum(after[:4]) - sum(before[:4])  # user + system, this process and its workers
-    video = copies * CLIP_SECONDS
+    video = copies * loops * CLIP_SECONDS
     steady = clock.last - (clock.first or started)
     return {
         "copies": copies,
+        "recording_s": round(loops * CLIP_SECONDS, 1),
         "video_s": round(video, 1),
         "workers": report.workers,
         "max_side": max_side,
@@ -222,7 +251,11 @@ def _spread(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("scan", "archive"))
-    parser.add_argument("--copies", type=int, default=6, help="copies of the clip to scan")
+    parser.add_argument("--copies", type=int, default=6, help="recordings to scan")
+    parser.add_argument(
+        "--loops", type=int, default=1,
+        help="showings of the clip in each recording (30: 2-minute recordings)",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=0, help="0: one per core")
     parser.add_argument("--max-side", type=int, default=960, help="detection_max_side")
     parser.add_argument("--fps", type=float, default=5.0, help="sampled frames per second")
@@ -233,7 +266,7 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine()}
     if args.only in (None, "scan"):
         result["scan"] = bench_scan(
-            args.copies, args.workers or os.cpu_count() or 1, args.max_side, args.fps
+            args.copies, args.workers or os.cpu_count() or 1, args.max_side, args.fps, args.loops
         )
     if args.only in (None, "archive"):
         result["archive"] = bench_archive(args.archive, args.repeat)
