@@ -236,38 +236,54 @@ def clip_duration(video: Path) -> float:
         return float(stream.frames / stream.average_rate)
 
 
+def _clip_pass(
+    video: Path, rate: float, skip_nonref: bool, settings: Settings, analyzer: Any, screen: Any
+) -> tuple[CameraPipeline, Any, float, float]:
+    """One pass of a fresh camera pipeline over the clip: it, its gate, wall and CPU seconds."""
+    source = open_source(str(video), "bench", rate, skip_nonref=skip_nonref)
+    gated = motion_gated(analyzer, settings.motion, rate)
+    pipeline = CameraPipeline(
+        "bench",
+        gated,  # type: ignore[arg-type]
+        settings.tracking,
+        settings.vision.min_quality,
+        screen,
+    )
+    wall, cpu = time.perf_counter(), time.process_time()
+    for frame in source.frames():
+        pipeline.process(frame)
+    pipeline.finish()
+    return pipeline, gated, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def bench_end_to_end(
-    video: Path, rates: Sequence[float], skip_nonref: bool
+    video: Path, rates: Sequence[float], skip_nonref: bool, passes: int = 3
 ) -> list[dict[str, Any]]:
     """The whole pipeline over the clip, one inference thread, at each analysis rate.
 
     Motion gating is on, as in the service (a crowd clip moves everywhere, so it mostly
     detects whole frames); ``decode_cpu_s`` is the same clip decoded and sampled alone.
+
+    A camera runs for hours, so its cost is the steady one: the first pass (reported on its
+    own, ``first_pass_x_realtime_cpu``) pays one-off costs such as OpenVINO planning its
+    kernels for each batch size it has not seen; the figures are the median of ``passes``
+    passes after it, each with a fresh pipeline (new tracks, the same models).
     """
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="wk-bench-")))
     vision = settings.vision.model_copy(update={"intra_op_threads": 1})
+    settings = settings.model_copy(update={"vision": vision})
     analyzer = FaceAnalyzer.from_config(vision)
     recogniser = distractor_gallery(settings, analyzer)
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        duration = float(stream.frames / stream.average_rate)
+    duration = clip_duration(video)
     rows = []
     for rate in rates:
-        source = open_source(str(video), "bench", rate, skip_nonref=skip_nonref)
-        gated = motion_gated(analyzer, settings.motion, rate)
-        pipeline = CameraPipeline(
-            "bench",
-            gated,  # type: ignore[arg-type]
-            settings.tracking,
-            vision.min_quality,
-            recogniser.screen,
-        )
         decode_s, _ = decode_cpu_s(video, rate, skip_nonref)
-        wall, cpu = time.perf_counter(), time.process_time()
-        for frame in source.frames():
-            pipeline.process(frame)
-        pipeline.finish()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        runs = [
+            _clip_pass(video, rate, skip_nonref, settings, analyzer, recogniser.screen)
+            for _ in range(1 + passes)
+        ]
+        first_cpu = runs[0][3]
+        pipeline, gated, wall, cpu = sorted(runs[1:], key=lambda run: run[3])[len(runs[1:]) // 2]
         stats = pipeline.stats
         rows.append(
             {
@@ -280,6 +296,7 @@ def bench_end_to_end(
                 "cpu_s": round(cpu, 3),
                 "x_realtime_wall": round(duration / wall, 2),
                 "x_realtime_cpu": round(duration / cpu, 2),
+                "first_pass_x_realtime_cpu": round(duration / first_cpu, 2),
                 "detect_s": round(stats.detect_s, 3),
                 "embed_s": round(stats.embed_s, 3),
                 "decode_and_rest_s": round(wall - stats.detect_s - stats.embed_s, 3),
@@ -320,14 +337,14 @@ def bench_naive(
     frames = [
         f.image for f in open_source(str(video), "bench", rate, skip_nonref=skip_nonref).frames()
     ]
-    analyzer.embed(analyzer.analyse(frames[0]).aligned)  # warm-up
-    cpu = time.process_time()
-    faces = 0
-    for image in frames:
-        analysed = analyzer.analyse(image)
-        analyzer.embed(analysed.aligned)
-        faces += len(analysed.faces)
-    cpu = time.process_time() - cpu
+    for _ in range(2):  # the first pass warms up, as the pipeline's does
+        cpu = time.process_time()
+        faces = 0
+        for image in frames:
+            analysed = analyzer.analyse(image)
+            analyzer.embed(analysed.aligned)
+            faces += len(analysed.faces)
+        cpu = time.process_time() - cpu
     return {
         "engines": engines,
         "runtime": analyzer.runtime,
@@ -339,15 +356,33 @@ def bench_naive(
     }
 
 
-def held_frame_video(image: np.ndarray, rate: Any, seconds: float, path: Path) -> Path:
-    """``image`` held for ``seconds`` at ``rate`` frames/s, as H.264: a still scene."""
+SENSOR_NOISE_SIGMA = 2.0  # grey levels: the faint per-frame noise of a real camera's sensor
+NOISE_FIELDS = 16  # noise fields cycled through (generating one per frame would dominate)
+
+
+def held_frame_video(
+    image: np.ndarray, rate: Any, seconds: float, path: Path, noise: float = 0.0
+) -> Path:
+    """``image`` held for ``seconds`` at ``rate`` frames/s, as H.264: a still scene.
+
+    With ``noise`` (σ in grey levels) every frame carries fresh-looking sensor noise, as a
+    real camera's does; a perfectly held frame decodes unusually cheaply (its P-frames change
+    nothing), which flatters any cost measured against decoding.
+    """
+    rng = np.random.default_rng(0)
+    count = NOISE_FIELDS if noise else 0
+    fields = [rng.normal(0.0, noise, image.shape).astype(np.float32) for _ in range(count)]
     with av.open(str(path), "w") as out:
         encoded = out.add_stream("libx264", rate=rate)
         encoded.width, encoded.height = image.shape[1], image.shape[0]
         encoded.pix_fmt = "yuv420p"
         encoded.options = {"preset": "ultrafast"}
-        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-        for _ in range(round(seconds * float(rate))):
+        still = av.VideoFrame.from_ndarray(image, format="bgr24")
+        for index in range(round(seconds * float(rate))):
+            frame = still
+            if fields:
+                noisy = image + fields[index % NOISE_FIELDS]
+                frame = av.VideoFrame.from_ndarray(noisy.clip(0, 255).astype(np.uint8), "bgr24")
             for packet in encoded.encode(frame):
                 out.mux(packet)
         for packet in encoded.encode():
@@ -372,9 +407,10 @@ def bench_still_scene(
 ) -> list[dict[str, Any]]:
     """Cores per camera on still scenes: decoding alone, and the pipeline gated and not.
 
-    Two scenes: the clip's first frame held (ten people who stand still: their tracks close
-    every ``tracking.max_track_seconds`` and are embedded again), and the same frame with
-    the faces blurred away (an empty scene).
+    Three scenes: the clip's first frame held (ten people who stand still: their tracks close
+    every ``tracking.max_track_seconds`` and are embedded again), the same frame with the
+    faces blurred away (an empty scene), and that empty scene with a real sensor's faint noise
+    on every frame (what a camera on an empty hall sends; the gate must not take it for motion).
     """
     settings = Settings()
     vision = settings.vision.model_copy(update={"intra_op_threads": 1})
@@ -382,10 +418,15 @@ def bench_still_scene(
     first = read_frames(video, 1)[0]
     rows = []
     with tempfile.TemporaryDirectory(prefix="wk-still-") as folder:
-        scenes = {"people standing still": first, "empty": without_faces(first, analyzer)}
-        for name, image in scenes.items():
+        empty = without_faces(first, analyzer)
+        scenes = {
+            "people standing still": (first, 0.0),
+            "empty": (empty, 0.0),
+            "empty, sensor noise": (empty, SENSOR_NOISE_SIGMA),
+        }
+        for name, (image, noise) in scenes.items():
             path = Path(folder) / "still.mp4"
-            still = held_frame_video(image, round(stream_rate(video)), seconds, path)
+            still = held_frame_video(image, round(stream_rate(video)), seconds, path, noise)
             rows.append(_still_row(name, still, rate, skip_nonref, analyzer, settings))
     return rows
 
