@@ -1,8 +1,9 @@
 """Inference runtimes: load a model once, then run it with named numpy inputs.
 
-Two engines run our models: OpenVINO (the default on x86 CPUs: about twice as fast as ONNX
-Runtime on the same weights, and faster again in bf16 where the CPU has bf16 instructions)
-and ONNX Runtime (CUDA and TensorRT, and the fallback everywhere else). Detectors, embedders
+Two engines run our models: OpenVINO (the recogniser's default on x86 CPUs: about twice as
+fast as ONNX Runtime on the same weights, and faster again in bf16 where the CPU has bf16
+instructions) and ONNX Runtime (the face detector's default on CPUs, decision 0042; CUDA and
+TensorRT; the fallback everywhere else). Detectors, embedders
 and the crowd's person detector only see the two small protocols below, so a model never
 knows which engine runs it and adding an engine never touches them.
 

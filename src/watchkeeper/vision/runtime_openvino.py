@@ -1,9 +1,10 @@
 """OpenVINO behind the :class:`~watchkeeper.vision.runtime.Runtime` protocol.
 
-The default engine on x86 CPUs. Measured on an AMD EPYC with AVX-512 (docs/performance.md):
-SFace 14 ms per face in f32 and 8 ms in bf16 against 29 ms in ONNX Runtime on the same f32
-weights. The precision is always set explicitly, because OpenVINO otherwise picks bf16 by
-itself on some CPUs, and a deployment should know what it runs.
+The default engine of the recogniser on x86 CPUs. Measured on an AMD EPYC with AVX-512
+(docs/performance.md): SFace 7.2 ms per face in f32 and 4.0 ms in bf16 against 15.7 ms in ONNX
+Runtime on the same f32 weights (the detector stays on ONNX Runtime: decision 0042). The
+precision is always set explicitly, because OpenVINO otherwise picks bf16 by itself on some
+CPUs, and a deployment should know what it runs.
 
 Threads: with ``intra_op_threads`` = n > 0 each inference uses n threads and up to
 cores / n inferences run at once (one OpenVINO *stream* each), so that camera threads sharing
