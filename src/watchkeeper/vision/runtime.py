@@ -3,9 +3,9 @@
 Two engines run our models: OpenVINO (the recogniser's default on x86 CPUs: about twice as
 fast as ONNX Runtime on the same weights, and faster again in bf16 where the CPU has bf16
 instructions) and ONNX Runtime (the face detector's default on CPUs, decision 0042; CUDA and
-TensorRT; the fallback everywhere else). Detectors, embedders
-and the crowd's person detector only see the two small protocols below, so a model never
-knows which engine runs it and adding an engine never touches them.
+TensorRT; the fallback everywhere else). Detectors, embedders and the crowd's person detector
+only see the two small protocols below, so a model never knows which engine runs it and adding
+an engine never touches them.
 
 Use::
 
@@ -138,13 +138,16 @@ def select_detector_runtime(config: VisionConfig, runtime: Runtime) -> Runtime:
     a detector engine that is set is used as it is, at ``vision.precision``.
     """
     wanted = config.detector_runtime
+    precision: Precision
     if wanted == "auto":
-        wanted, reason = "onnxruntime", "auto: YuNet is faster on ONNX Runtime in f32"
+        # f32 even where vision.precision asks for bf16: that asks it of the recogniser
+        wanted, precision = "onnxruntime", "f32"
+        reason = "auto: YuNet is faster on ONNX Runtime in f32"
     else:
-        reason = "set in vision.detector_runtime"
+        precision, reason = _precision(config, wanted), "set in vision.detector_runtime"
     if wanted == runtime.name:
         return runtime
-    detector_runtime = RUNTIMES[wanted](config, _precision(config, wanted))
+    detector_runtime = RUNTIMES[wanted](config, precision)
     log.info("face detector runtime: %s (%s)", detector_runtime.describe(), reason)
     return detector_runtime
 

@@ -82,6 +82,21 @@ def test_auto_detector_runtime_is_onnx_runtime_in_f32_beside_openvino() -> None:
     assert (detector.name, detector.precision) == ("onnxruntime", "f32")
 
 
+def test_bf16_asked_of_the_recogniser_leaves_the_auto_detector_in_f32() -> None:
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no bf16 instructions")
+    config = VisionConfig(runtime="openvino", precision="bf16")
+    runtime = select_runtime(config)
+
+    detector = select_detector_runtime(config, runtime)
+
+    assert (runtime.precision, detector.name, detector.precision) == (
+        "bf16",
+        "onnxruntime",
+        "f32",
+    )
+
+
 def test_auto_detector_runtime_follows_onnx_runtime() -> None:
     config = VisionConfig(runtime="onnxruntime")
     runtime = select_runtime(config)
