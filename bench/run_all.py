@@ -1,8 +1,8 @@
 """Run every benchmark and keep the numbers: bench/results/<date>.json and a markdown table.
 
 Each benchmark runs as its own process (so one's memory does not colour another's), with the
-arguments below; ``--quick`` trims the slowest ones (the 1M-template HNSW build alone takes
-about ten minutes on 2 cores). The machine is recorded with the results.
+arguments below; ``--quick`` trims the slowest ones (the million-template gallery, the
+minute-long latency run, the two-minute recordings). The machine is recorded with the results.
 
     .venv/bin/python bench/run_all.py            # everything (about 30 minutes on 2 cores)
     .venv/bin/python bench/run_all.py --quick    # a few minutes
@@ -29,11 +29,11 @@ RESULTS = BENCH / "results"
 BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "pipeline": (["--json"], ["--json", "--only", "end-to-end"], "stdout"),
     "enrolment": (["--json"], ["--json"], "stdout"),
-    "gallery": ([], ["--sizes", "1000,10000,100000", "--ef", "64,512"], "file"),
+    "gallery": ([], ["--sizes", "1000,10000,100000", "--search", "32,64"], "file"),
     "latency": (["--json", "--seconds", "60"], ["--json", "--seconds", "20"], "stdout"),
     "streams": (["--json"], ["--json", "--counts", "1,2,4", "--seconds", "15"], "stdout"),
     "api": (["--json"], ["--json", "--requests", "300"], "stdout"),
-    "investigation": (["--json"], ["--json"], "stdout"),
+    "investigation": (["--json", "--copies", "4", "--loops", "30"], ["--json"], "stdout"),
     "cluster": ([], [], "file"),
 }
 
