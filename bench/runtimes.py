@@ -38,7 +38,7 @@ from watchkeeper.vision.detector import Detector
 from watchkeeper.vision.embedder import Embedder
 from watchkeeper.vision.factory import DETECTORS, EMBEDDERS, load_detector, load_embedder
 from watchkeeper.vision.models import BUNDLED, make_dims_dynamic, parse_model, verified_bytes
-from watchkeeper.vision.runtime import select_runtime
+from watchkeeper.vision.runtime import CompiledModel, select_runtime
 from watchkeeper.vision.runtime_onnx import OnnxRuntime
 from watchkeeper.vision.runtime_openvino import cpu_has_bf16
 
@@ -46,7 +46,7 @@ SIZES = {"1280x736": 1280, "640x384": 640}
 BATCHES = (1, 8)
 
 
-def _unquantised_file(kind: str) -> onnx.ModelProto:
+def _shipped_file(kind: str) -> onnx.ModelProto:
     """The bundled file as shipped, less the graph inputs that no node reads."""
     bundled = BUNDLED[kind]
     model = parse_model(verified_bytes(bundled.path(), bundled.sha256), bundled.path())
@@ -61,38 +61,33 @@ def engines() -> dict[str, VisionConfig | None]:
     """Engine label → vision settings (None: ONNX Runtime on the int8bq file as shipped)."""
     chosen: dict[str, VisionConfig | None] = {
         "onnxruntime-int8bq": None,
-        "onnxruntime-f32": VisionConfig(runtime="onnxruntime", intra_op_threads=1),
-        "openvino-f32": VisionConfig(runtime="openvino", precision="f32", intra_op_threads=1),
+        "onnxruntime-f32": _on("onnxruntime", "f32"),
+        "openvino-f32": _on("openvino", "f32"),
     }
     if cpu_has_bf16():
-        chosen["openvino-bf16"] = VisionConfig(
-            runtime="openvino", precision="bf16", intra_op_threads=1
-        )
+        chosen["openvino-bf16"] = _on("openvino", "bf16")
     return chosen
 
 
-def _quantised_detector(max_side: int) -> Detector | None:
-    runtime = OnnxRuntime(["cpu"], 1, "f32")
-    model = make_dims_dynamic(_unquantised_file("yunet"), batch=False, spatial=True)
-    try:
-        compiled = runtime.compile_onnx(model, "yunet-int8bq")
-        compiled.run({compiled.inputs[0].name: np.zeros((1, 3, 64, 64), np.float32)})
-    except Exception as exc:  # the engine's own error type; reported, not fatal
-        print(f"onnxruntime-int8bq: YuNet does not run as shipped ({exc})", file=sys.stderr)
-        return None
-    return DETECTORS["yunet"](compiled, max_side=max_side)
+def _on(engine: str, precision: str) -> VisionConfig:
+    """One thread on ``engine`` for both models (``auto`` would keep the detector on ONNX
+    Runtime in f32, decision 0042, and every column would time the same detector)."""
+    return VisionConfig.model_validate(
+        {"runtime": engine, "detector_runtime": engine, "precision": precision,
+         "intra_op_threads": 1}
+    )  # fmt: skip
 
 
-def _quantised_embedder() -> Embedder | None:
-    runtime = OnnxRuntime(["cpu"], 1, "f32")
-    model = make_dims_dynamic(_unquantised_file("sface"), batch=True, spatial=False)
+def _as_shipped(kind: str, probe: tuple[int, ...]) -> CompiledModel | None:
+    """The bundled int8bq file on ONNX Runtime as it is, or None (said why) if it cannot run."""
+    model = make_dims_dynamic(_shipped_file(kind), batch=kind == "sface", spatial=kind == "yunet")
     try:
-        compiled = runtime.compile_onnx(model, "sface-int8bq")
-        compiled.run({compiled.inputs[0].name: np.zeros((2, 3, 112, 112), np.float32)})
+        compiled = OnnxRuntime(["cpu"], 1, "f32").compile_onnx(model, f"{kind}-int8bq")
+        compiled.run({compiled.inputs[0].name: np.zeros(probe, np.float32)})
     except Exception as exc:  # the engine's own error type; reported, not fatal
-        print(f"onnxruntime-int8bq: SFace does not run as shipped ({exc})", file=sys.stderr)
+        print(f"onnxruntime-int8bq: {kind} does not run as shipped ({exc})", file=sys.stderr)
         return None
-    return EMBEDDERS["sface"](compiled, model="sface-int8bq")
+    return compiled
 
 
 def _interleaved_ms(runs: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
@@ -114,9 +109,9 @@ def bench_detectors(frames: Sequence[np.ndarray], repeat: int) -> list[dict[str,
         detectors: dict[str, Detector] = {}
         for label, config in engines().items():
             if config is None:
-                quantised = _quantised_detector(max_side)
-                if quantised is not None:
-                    detectors[label] = quantised
+                shipped = _as_shipped("yunet", (1, 3, 64, 64))
+                if shipped is not None:
+                    detectors[label] = DETECTORS["yunet"](shipped, max_side=max_side)
             else:
                 detectors[label] = load_detector(
                     config.model_copy(update={"detection_max_side": max_side})
@@ -137,9 +132,9 @@ def bench_embedders(crops: np.ndarray, repeat: int) -> list[dict[str, Any]]:
     embedders: dict[str, Embedder] = {}
     for label, config in engines().items():
         if config is None:
-            quantised = _quantised_embedder()
-            if quantised is not None:
-                embedders[label] = quantised
+            shipped = _as_shipped("sface", (2, 3, 112, 112))
+            if shipped is not None:
+                embedders[label] = EMBEDDERS["sface"](shipped, model="sface-int8bq")
         else:
             embedders[label] = load_embedder(config)
     rows = []
