@@ -67,6 +67,26 @@ class CompiledModel(Protocol):
         ...
 
 
+class PortedModel:
+    """What both engines' compiled models share: their ports, read once at compile time."""
+
+    def __init__(self, inputs: list[Port], outputs: list[Port]) -> None:
+        self._inputs = inputs
+        self._outputs = outputs
+
+    @property
+    def inputs(self) -> list[Port]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> list[Port]:
+        return self._outputs
+
+    def _wanted(self, outputs: Sequence[str] | None) -> list[str]:
+        """The output names to return: those asked for, in order, or all of them."""
+        return list(outputs) if outputs is not None else [p.name for p in self._outputs]
+
+
 class Runtime(Protocol):
     """An inference engine with its settings (device, precision, threads)."""
 

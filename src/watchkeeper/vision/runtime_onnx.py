@@ -15,7 +15,7 @@ import onnx
 import onnxruntime as ort
 
 from watchkeeper.vision.models import ModelError
-from watchkeeper.vision.runtime import CompiledModel, Port, Precision
+from watchkeeper.vision.runtime import CompiledModel, Port, PortedModel, Precision
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +47,19 @@ def _port(value: ort.NodeArg) -> Port:
     return Port(value.name, tuple(d if isinstance(d, int) else "?" for d in value.shape))
 
 
-class OnnxSession:
+class OnnxSession(PortedModel):
     """A :class:`CompiledModel` over an ``ort.InferenceSession`` (thread-safe by itself)."""
 
     def __init__(self, session: ort.InferenceSession) -> None:
+        super().__init__(
+            [_port(v) for v in session.get_inputs()], [_port(v) for v in session.get_outputs()]
+        )
         self.session = session
-        self._inputs = [_port(v) for v in session.get_inputs()]
-        self._outputs = [_port(v) for v in session.get_outputs()]
-
-    @property
-    def inputs(self) -> list[Port]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[Port]:
-        return self._outputs
 
     def run(
         self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str] | None = None
     ) -> list[np.ndarray]:
-        names = list(outputs) if outputs is not None else [p.name for p in self._outputs]
-        return list(self.session.run(names, dict(feeds)))
+        return list(self.session.run(self._wanted(outputs), dict(feeds)))
 
 
 class OnnxRuntime:

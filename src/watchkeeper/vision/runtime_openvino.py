@@ -28,7 +28,7 @@ import onnx
 import openvino as ov
 
 from watchkeeper.vision.models import ModelError
-from watchkeeper.vision.runtime import CompiledModel, Port, Precision
+from watchkeeper.vision.runtime import CompiledModel, Port, PortedModel, Precision
 
 log = logging.getLogger(__name__)
 
@@ -61,29 +61,23 @@ def _port(port: Any, declared: set[str]) -> Port:
     return Port(name, tuple(d.get_length() if d.is_static else "?" for d in shape))
 
 
-class OpenVinoModel:
+class OpenVinoModel(PortedModel):
     """A :class:`CompiledModel` over ``ov.CompiledModel`` with a pool of infer requests."""
 
     def __init__(self, compiled: ov.CompiledModel, declared: set[str]) -> None:
+        super().__init__(
+            [_port(p, declared) for p in compiled.inputs],
+            [_port(p, declared) for p in compiled.outputs],
+        )
         self.compiled = compiled
-        self._inputs = [_port(p, declared) for p in compiled.inputs]
-        self._outputs = [_port(p, declared) for p in compiled.outputs]
         self._input_by_name = {n: p for p in compiled.inputs for n in _names(p)}
         self._output_by_name = {n: p for p in compiled.outputs for n in _names(p)}
         self._idle: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
 
-    @property
-    def inputs(self) -> list[Port]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[Port]:
-        return self._outputs
-
     def run(
         self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str] | None = None
     ) -> list[np.ndarray]:
-        names = list(outputs) if outputs is not None else [p.name for p in self._outputs]
+        names = self._wanted(outputs)
         try:
             inputs = {self._input_by_name[name]: value for name, value in feeds.items()}
             ports = [self._output_by_name[n] for n in names]
