@@ -148,3 +148,20 @@ def test_a_case_goes_from_request_to_evidence_with_four_eyes_and_every_step_audi
         "case.scan.file", "case.view.results", "case.view.crop", "case.candidate.review",
         "export.perform", "case.close",
     } <= actions  # fmt: skip
+
+
+def test_a_supervisor_refuses_a_pending_case_over_http_and_it_is_closed_and_audited(
+    api: LiveApi,
+):
+    ivan, tom = api.login("ivan"), api.login("tom")
+    case = ivan.post("/api/v1/cases", json=_case_body(reference="MP-79")).json()
+
+    refused = tom.post(f"/api/v1/cases/{case['id']}/refuse", json={"reason": "no legal basis"})
+
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["state"] == "closed"
+    with api.ctx.db.session(readonly=True) as s:
+        actions = [
+            e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.actor == "user:tom"))
+        ]
+    assert "case.refuse" in actions

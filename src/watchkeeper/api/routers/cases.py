@@ -204,7 +204,7 @@ def refuse_case(
     principal: Annotated[Principal, Depends(require("cases:approve"))],
 ) -> CaseOut:
     with _refusals():
-        decided = refuse_case(
+        decided = decisions.refuse_case(
             _ctx(request).db, principal.actor, case_id, body.reason, principal.role
         )
     return CaseOut(**decided)
