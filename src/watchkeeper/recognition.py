@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.config import MatchingConfig, PolicyConfig
 from watchkeeper.domain import FloatArray, Match, Outcome, Sighting
-from watchkeeper.matching import Gallery, decide
+from watchkeeper.matching import Decision, Gallery, decide
 from watchkeeper.policy import audit
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.policy.eligibility import PolicySnapshot, load_snapshot
@@ -156,12 +156,16 @@ class Recogniser:
         def allowed(person: int, watchlist: int) -> bool:
             return person not in blocked_persons and watchlist not in blocked_lists
 
-        matches = self._decide(sighting, allowed)
-        sighting.outcome = self._outcome(sighting, matches, blocked_persons, blocked_lists)
+        decision = self._decide(sighting, allowed)
+        matches = decision.matches_for(sighting) if decision is not None else []
+        # with nothing blocked, the eligible ranking is the ranking under no rules
+        unruled = decision if not (blocked_persons or blocked_lists) else None
+        sighting.outcome = self._outcome(sighting, matches, unruled, blocked_persons, blocked_lists)
         if self.counters is not None:
             blocked: Counter[str] = Counter()
             if blocked_persons or blocked_lists:
-                for m in self._decide(sighting, lambda p, w: not allowed(p, w)):
+                refused = self._decide(sighting, lambda p, w: not allowed(p, w))
+                for m in refused.matches_for(sighting) if refused is not None else []:
                     blocked[blocked_persons.get(m.person_id) or blocked_lists[m.watchlist_id]] += 1
             self.counters.add(
                 sighting.camera,
@@ -175,26 +179,31 @@ class Recogniser:
         self,
         sighting: Sighting,
         matches: list[Match],
+        unruled: Decision | None,
         blocked_persons: dict[int, str],
         blocked_lists: dict[int, str],
     ) -> Outcome:
-        """Why this sighting matched or not, judged on its best candidate under no rules."""
+        """Why this sighting matched or not, judged on its best candidate under no rules.
+
+        ``unruled`` is the decision already made when no rule blocked anything (the same
+        ranking); otherwise the gallery is asked again, without the rules.
+        """
         embedded = len(sighting.templates)
         if not embedded:
             return Outcome(0, None, None, "not embedded: no face of the track was embedded")
         if len(self.gallery) == 0:
             return Outcome(embedded, None, None, "nothing enrolled")
-        ranked = decide(
+        if matches:
+            best = max(matches, key=lambda m: m.score)
+            return Outcome(embedded, round(best.score, 4), best.threshold, "matched")
+        ranked = (unruled or decide(
             sighting.templates, self.gallery, self._thresholds, self.config.default_threshold,
             fusion=self.config.fusion, top_k=1, model=sighting.model,
-        ).ranked  # fmt: skip
+        )).ranked  # fmt: skip
         if not ranked:
             return Outcome(embedded, None, None, "nothing enrolled")
         top = ranked[0]
         score, threshold = round(top.candidate.score, 4), top.threshold
-        if matches:
-            best = max(matches, key=lambda m: m.score)
-            return Outcome(embedded, round(best.score, 4), best.threshold, "matched")
         if not top.matched:
             return Outcome(embedded, score, threshold, "below threshold")
         block = blocked_persons.get(top.candidate.person_id) or blocked_lists.get(
@@ -206,10 +215,10 @@ class Recogniser:
         """Days to keep this camera's unmatched sightings (None: archive mode is off)."""
         return self.rules.archive_days.get(self.rules.group_of(camera))
 
-    def _decide(self, sighting: Sighting, eligible: Callable[[int, int], bool]) -> list[Match]:
+    def _decide(self, sighting: Sighting, eligible: Callable[[int, int], bool]) -> Decision | None:
         if len(self.gallery) == 0 or len(sighting.templates) == 0:
-            return []
-        decision = decide(
+            return None
+        return decide(
             sighting.templates,
             self.gallery,
             self._thresholds,
@@ -219,7 +228,6 @@ class Recogniser:
             eligible=eligible,
             model=sighting.model,
         )
-        return decision.matches_for(sighting)
 
     def _reload_rules(self) -> None:
         with self._lock, self.db.session(readonly=True) as session:
