@@ -78,7 +78,7 @@ def load_detector(config: VisionConfig, runtime: Runtime | None = None) -> Detec
     model = fold_constant_dequantization(parse_model(verified_bytes(path, digest), path))
     check_detector_signature(model, config.detector.kind, str(path))
     if runtime is None:
-        runtime = select_detector_runtime(config, select_runtime(config))
+        runtime = select_detector_runtime(config)
     compiled = _compile_freed(model, runtime, name, spatial=True, probe=DETECTOR_PROBE)
     return DETECTORS[config.detector.kind](
         compiled,

@@ -148,8 +148,9 @@ def select_runtime(config: VisionConfig) -> Runtime:
     return runtime
 
 
-def select_detector_runtime(config: VisionConfig, runtime: Runtime) -> Runtime:
-    """The engine for the face detector, given the one ``select_runtime`` chose.
+def select_detector_runtime(config: VisionConfig, runtime: Runtime | None = None) -> Runtime:
+    """The engine for the face detector, given the one ``select_runtime`` chose (if any: it is
+    reused when the detector wants the same engine, and none is built just to compare).
 
     The two models do not rank the engines alike (decision 0042): OpenVINO embeds faster
     than ONNX Runtime on every x86 CPU measured, but YuNet in f32 runs faster on ONNX Runtime,
@@ -165,7 +166,7 @@ def select_detector_runtime(config: VisionConfig, runtime: Runtime) -> Runtime:
         reason = "auto: YuNet is faster on ONNX Runtime in f32"
     else:
         precision, reason = _precision(config, wanted), "set in vision.detector_runtime"
-    if wanted == runtime.name:
+    if runtime is not None and wanted == runtime.name:
         return runtime
     detector_runtime = RUNTIMES[wanted](config, precision)
     log.info("face detector runtime: %s (%s)", detector_runtime.describe(), reason)
