@@ -44,7 +44,7 @@ class Delivery:
     """One outbox message, detached from its database session."""
 
     id: int
-    alert_id: int | None  # None: a notice about no alert (the audit chain's published head)
+    alert_id: int  # the face or crowd alert told of; 0: a notice (the audit chain's head)
     channel: str
     target: str
     payload: dict[str, Any]

@@ -22,3 +22,11 @@ def running_cameras(request: Request) -> CameraControl | None:
     """The runtime's cameras, or None when this app runs without one."""
     live = runtime(request)
     return live.cameras if live is not None else None
+
+
+def apply_camera(request: Request, camera_id: int) -> None:
+    """Restart a running camera with its stored settings (zones included); nothing without a
+    runtime: the stored change takes effect when the service starts."""
+    manager = running_cameras(request)
+    if manager is not None:
+        manager.apply(camera_id)

@@ -118,7 +118,8 @@ def rotate(
 
 
 def plaintext_left(db: Database, media: MediaStore) -> int:
-    """How many templates and files are still unencrypted (after a key is first configured)."""
+    """How many templates, files and camera passwords are still unencrypted (after a key is
+    first configured)."""
     count = sum(not is_encrypted(media.path(sha).read_bytes()) for sha in media.shas())
     with db.session(readonly=True) as s:
         for vector, dimension in repository.template_vectors(s):

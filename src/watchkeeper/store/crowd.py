@@ -199,12 +199,8 @@ def open_alert(s: Session, zone_id: int, kind: str) -> CrowdAlert | None:
     )
 
 
-def list_alerts(
-    s: Session, state: str | None = None, before_id: int | None = None, limit: int = 50
-) -> list[CrowdAlert]:
+def list_alerts(s: Session, state: str | None = None, limit: int = 50) -> list[CrowdAlert]:
     query = select(CrowdAlert).order_by(CrowdAlert.id.desc()).limit(limit)
     if state is not None:
         query = query.where(CrowdAlert.state == state)
-    if before_id is not None:
-        query = query.where(CrowdAlert.id < before_id)
     return list(s.scalars(query))

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
 from watchkeeper.api.limits import RateLimit
-from watchkeeper.api.live import running_cameras
+from watchkeeper.api.live import apply_camera, running_cameras
 from watchkeeper.api.pagination import Page, PageParams, page_params, paginate
 from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
@@ -168,12 +168,6 @@ def _status(request: Request, camera_id: int) -> CameraStatus | None:
     return manager.status(camera_id) if manager is not None else None
 
 
-def _apply(request: Request, camera_id: int) -> None:
-    manager = running_cameras(request)
-    if manager is not None:
-        manager.apply(camera_id)
-
-
 def _unprocessable(exc: ValueError) -> ProblemError:
     return ProblemError(422, str(exc), title="Invalid camera")
 
@@ -215,7 +209,7 @@ def create_camera(
         document = registry.add_camera(_ctx(request).db, principal.actor, body.model_dump())
     except registry.CameraConfigError as exc:
         raise _unprocessable(exc) from None
-    _apply(request, document["id"])
+    apply_camera(request, document["id"])
     return CameraOut(**registry.with_status(document, _status(request, document["id"])))
 
 
@@ -291,7 +285,7 @@ def patch_camera(
         )
     except registry.CameraConfigError as exc:
         raise _unprocessable(exc) from None
-    _apply(request, camera_id)
+    apply_camera(request, camera_id)
     return CameraOut(**registry.with_status(document, _status(request, camera_id)))
 
 

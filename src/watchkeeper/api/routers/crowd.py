@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from watchkeeper.api.auth import Principal, require
-from watchkeeper.api.live import running_cameras, runtime
+from watchkeeper.api.live import apply_camera, running_cameras, runtime
 from watchkeeper.api.params import RowId
 from watchkeeper.api.problems import ProblemError
 from watchkeeper.api.viewlog import audit_snapshot_view
@@ -106,13 +106,6 @@ def _ctx(request: Request) -> AppContext:
     return ctx
 
 
-def _apply(request: Request, camera_id: int) -> None:
-    """Restart the camera's runner so that it counts with its new zones."""
-    manager = running_cameras(request)
-    if manager is not None:
-        manager.apply(camera_id)
-
-
 def _alerts(request: Request) -> CrowdAlertService:
     live = runtime(request)
     if live is not None:
@@ -145,7 +138,7 @@ def create_zone(
         document = registry.add_zone(_ctx(request).db, principal.actor, body.camera_id, definition)
     except ZoneError as exc:
         raise _invalid(exc) from None
-    _apply(request, body.camera_id)
+    apply_camera(request, body.camera_id)
     return ZoneOut(**document)
 
 
@@ -163,7 +156,7 @@ def update_zone(
         )
     except ZoneError as exc:
         raise _invalid(exc) from None
-    _apply(request, document["camera_id"])
+    apply_camera(request, document["camera_id"])
     return ZoneOut(**document)
 
 
@@ -178,7 +171,7 @@ def delete_zone(
     with db.session(readonly=True) as s:
         camera_id = crowd_store.get_zone(s, zone_id).camera_id
     registry.delete_zone(db, principal.actor, zone_id, reason)
-    _apply(request, camera_id)
+    apply_camera(request, camera_id)
     return Response(status_code=204)
 
 
