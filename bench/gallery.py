@@ -257,12 +257,12 @@ belongs to the exact top-1's person (mated). decide: the full decision for one m
 (top_k=5, at least 32 templates shortlisted, rescored exactly) - its p50 ms and how often its
 top candidate is the exact top-1's person. shortfall: the most the ANN index under-reports the
 best impostor score of a non-mated query (it never over-reports, so it cannot cause a false
-match)."""
+match). param: the search parameter, IVF nprobe or HNSW efSearch."""
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        f"{'size':>9} {'index':>5} {'build s':>8} {'MiB':>7} {'RSS Δ MiB':>9} {'ef':>4} "
+        f"{'size':>9} {'index':>5} {'build s':>8} {'MiB':>7} {'RSS Δ MiB':>9} {'param':>5} "
         f"{'p50 ms':>7} {'p95 ms':>7} {'CPU p50':>7} {'recall@1':>8} {'mated':>6} {'person':>6} "
         f"{'decide ms':>9} {'decide person':>13} {'shortfall':>9}"
     ]
@@ -270,7 +270,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         e = row["exact"]
         lines.append(
             f"{row['size']:>9,} {'flat':>5} {e['build_s']:>8} {e['index_mib']:>7} "
-            f"{e['rss_delta_mib']:>9} {'-':>4} {e['p50_ms']:>7} {e['p95_ms']:>7} "
+            f"{e['rss_delta_mib']:>9} {'-':>5} {e['p50_ms']:>7} {e['p95_ms']:>7} "
             f"{e['cpu_p50_ms']:>7} {1.0:>8} {1.0:>6} {1.0:>6} {e['decide_p50_ms']:>9} "
             f"{1.0:>13} {0.0:>9}"
         )
@@ -282,7 +282,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 else f"{'':>8} {'':>7} {'':>9}"
             )
             lines.append(
-                f"{'':>9} {h['kind']:>5} {built} {s['search']:>4} {s['p50_ms']:>7} "
+                f"{'':>9} {h['kind']:>5} {built} {s['search']:>5} {s['p50_ms']:>7} "
                 f"{s['p95_ms']:>7} {s['cpu_p50_ms']:>7} {s['recall_at_1']:>8} "
                 f"{s['mated_recall_at_1']:>6} "
                 f"{s['mated_person_recall_at_1']:>6} {s['decide_p50_ms']:>9} "

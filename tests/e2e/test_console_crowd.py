@@ -5,7 +5,8 @@ zone whose limit the clip's crowd passes; an operator opens the crowd page, sees
 alert arrive, acknowledges it, and sees the live view (zones drawn, faces blurred) and the
 occupancy chart. The chart's earlier 90 minutes are seeded through the same store function
 the monitor uses (a test cannot wait hours); the last minutes come from the live camera.
-Screenshots go to docs/screenshots/ like the other console tests'.
+Screenshots go to build/screenshots/ like the other console tests' (`make screenshots`
+refreshes those in docs/).
 """
 
 from __future__ import annotations
