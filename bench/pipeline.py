@@ -244,7 +244,7 @@ def _clip_pass(
     gated = motion_gated(analyzer, settings.motion, rate)
     pipeline = CameraPipeline(
         "bench",
-        gated,  # type: ignore[arg-type]
+        gated,
         settings.tracking,
         settings.vision.min_quality,
         screen,
@@ -453,7 +453,7 @@ def _still_row(
             "still",
             analysis,
             settings.tracking,
-            settings.vision.min_quality,  # type: ignore[arg-type]
+            settings.vision.min_quality,
         )
         source = open_source(str(still), "still", rate, skip_nonref=skip_nonref)
         cpu = time.process_time()

@@ -115,7 +115,7 @@ class RecordingScanner:
         # recorded scenes are mostly still: the detector runs where the picture changed
         gated = motion_gated(self.analyzer, self.settings.motion, row.sample_fps)
         pipeline = CameraPipeline(
-            camera, gated, self.settings.tracking,  # type: ignore[arg-type]
+            camera, gated, self.settings.tracking,
             self.settings.vision.min_quality, self.matcher.screen,
         )  # fmt: skip
         streams = self.settings.streams

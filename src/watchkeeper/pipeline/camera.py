@@ -24,11 +24,11 @@ import numpy.typing as npt
 
 from watchkeeper.config import TrackingConfig
 from watchkeeper.domain import FloatArray, Frame, Observation, Sighting
+from watchkeeper.pipeline.motion import Analyzer
 from watchkeeper.pipeline.scenecut import SceneCut
 from watchkeeper.pipeline.selection import Moment
 from watchkeeper.pipeline.split import split_parts
 from watchkeeper.pipeline.tracker import FaceTracker, Track
-from watchkeeper.vision import FaceAnalyzer
 
 # Given the first template of each closing track (N, D), which tracks deserve more templates.
 Screen = Callable[[FloatArray], npt.NDArray[np.bool_]]
@@ -60,7 +60,7 @@ class CameraPipeline:
     def __init__(
         self,
         camera: str,
-        analyzer: FaceAnalyzer,
+        analyzer: Analyzer,
         tracking: TrackingConfig,
         min_quality: float,
         screen: Screen | None = None,

@@ -25,11 +25,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
 from watchkeeper.domain import FloatArray, ImageArray
+from watchkeeper.pipeline import Analyzer
 from watchkeeper.vision import AnalysedFaces, FaceAnalyzer
 
 log = logging.getLogger(__name__)
@@ -38,15 +38,8 @@ log = logging.getLogger(__name__)
 Observer = Callable[[str, float, int], None]
 
 
-class Inference(Protocol):
-    """What a camera pipeline needs from the models."""
-
-    @property
-    def model(self) -> str: ...
-
-    def analyse(self, image: ImageArray) -> AnalysedFaces: ...
-
-    def embed(self, aligned: np.ndarray) -> FloatArray: ...
+# What a camera pipeline needs from the models: the pipeline's own protocol.
+Inference = Analyzer
 
 
 class BatcherStopped(RuntimeError):

@@ -235,7 +235,7 @@ class CameraRunner:
                     CameraFilter(gated, self.spec)
                     if self.spec.face_recognition
                     else NoFaces(self.inference)
-                ),  # type: ignore[arg-type]
+                ),
                 self.settings.tracking,
                 self.settings.vision.min_quality,
                 self.screen,

@@ -50,7 +50,7 @@ def process_source(
     )  # fmt: skip
     pipeline = CameraPipeline(
         camera,
-        motion_gated(analyzer, settings.motion, analysis_fps),  # type: ignore[arg-type]
+        motion_gated(analyzer, settings.motion, analysis_fps),
         settings.tracking,
         settings.vision.min_quality,
         recogniser.screen,
