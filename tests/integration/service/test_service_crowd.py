@@ -81,7 +81,11 @@ def test_a_crowd_surge_on_a_live_camera_raises_one_alert_on_every_channel(
 
         time.sleep(WATCH_AFTER_S)  # the crowd hovers above and around the limit meanwhile
         assert len(crowd_events()) == 1
-        assert len(receiver.processed) == 1 and len(mosquitto.messages) == 1
+        # one alert per channel; MQTT is at least once (a publish whose acknowledgement comes
+        # late under load is sent again with the same key), so count alerts, not publishes,
+        # as the webhook receiver does
+        told_by_mqtt = {body["idempotency_key"] for _, body in mosquitto.messages}
+        assert len(receiver.processed) == 1 and len(told_by_mqtt) == 1
 
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as api:
             listed = api.get("/api/v1/crowd-alerts").json()
