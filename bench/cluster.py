@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from typing import Any
 import psycopg
 import ray
 
+from pipeline import looped_recording  # bench/pipeline.py
 from watchkeeper.cluster.local import LocalCluster
 from watchkeeper.cluster.runtime import ClusterServices
 from watchkeeper.config import load_settings
@@ -68,17 +68,6 @@ def database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def looped_clip(folder: Path, loops: int) -> Path:
-    """The clip repeated ``loops`` times, without re-encoding."""
-    out = folder / f"clip-x{loops}.mp4"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-stream_loop", str(loops - 1), "-i", str(CLIP),
-         "-c", "copy", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
 
 
 def context(folder: Path, url: str, clip: Path, cameras: int, fps: float) -> AppContext:
@@ -195,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="wk-bench-cluster-"))
-    clip = looped_clip(folder, args.loops)
+    clip = looped_recording(CLIP, args.loops, folder / f"clip-x{args.loops}.mp4")
     rows = {
         "in-process": in_process(folder, clip, args.cameras, args.fps, args.timeout),
         "cluster, 1 camera node": on_cluster(folder, clip, args.cameras, args.fps, 1, args.timeout),

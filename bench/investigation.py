@@ -33,11 +33,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from sqlalchemy import insert
 
-from pipeline import machine  # bench/pipeline.py
+from pipeline import looped_recording, machine  # bench/pipeline.py
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP, PROBE_FRAME, probe_photo, read_frame
@@ -85,27 +84,6 @@ class _Clock:
 
     def finished(self, report: scan.FileReport) -> None:
         self.last = time.perf_counter()
-
-
-def looped_recording(clip: Path, loops: int, path: Path) -> Path:
-    """``clip`` played ``loops`` times in one file, packets copied (no re-encoding): a long
-    recording made of real footage, as an NVR exports them (minutes, not seconds)."""
-    with av.open(str(clip)) as first:
-        span = first.streams.video[0].duration  # in the stream's time base
-    with av.open(str(path), "w") as out:
-        copied = None
-        for loop in range(loops):
-            with av.open(str(clip)) as source:  # muxing consumes packets: demux afresh
-                video = source.streams.video[0]
-                copied = copied or out.add_stream_from_template(video)
-                for packet in source.demux(video):
-                    if packet.dts is None:  # the demuxer's empty flush packet
-                        continue
-                    packet.pts = None if packet.pts is None else packet.pts + loop * span
-                    packet.dts = packet.dts + loop * span
-                    packet.stream = copied
-                    out.mux(packet)
-    return path
 
 
 def bench_scan(

@@ -230,6 +230,27 @@ def decode_cpu_s(video: Path, rate: float, skip_nonref: bool) -> tuple[float, in
     return time.process_time() - cpu, frames
 
 
+def looped_recording(clip: Path, loops: int, path: Path) -> Path:
+    """``clip`` played ``loops`` times in one file, packets copied (no re-encoding): a long
+    recording made of real footage, as an NVR exports them (minutes, not seconds)."""
+    with av.open(str(clip)) as first:
+        span = first.streams.video[0].duration  # in the stream's time base
+    with av.open(str(path), "w") as out:
+        copied = None
+        for loop in range(loops):
+            with av.open(str(clip)) as source:  # muxing consumes packets: demux afresh
+                video = source.streams.video[0]
+                copied = copied or out.add_stream_from_template(video)
+                for packet in source.demux(video):
+                    if packet.dts is None:  # the demuxer's empty flush packet
+                        continue
+                    packet.pts = None if packet.pts is None else packet.pts + loop * span
+                    packet.dts = packet.dts + loop * span
+                    packet.stream = copied
+                    out.mux(packet)
+    return path
+
+
 def clip_duration(video: Path) -> float:
     with av.open(str(video)) as container:
         stream = container.streams.video[0]

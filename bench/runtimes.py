@@ -37,7 +37,13 @@ from watchkeeper.vision.align import align_faces
 from watchkeeper.vision.detector import Detector
 from watchkeeper.vision.embedder import Embedder
 from watchkeeper.vision.factory import DETECTORS, EMBEDDERS, load_detector, load_embedder
-from watchkeeper.vision.models import BUNDLED, make_dims_dynamic, parse_model, verified_bytes
+from watchkeeper.vision.models import (
+    BUNDLED,
+    drop_unused,
+    make_dims_dynamic,
+    parse_model,
+    verified_bytes,
+)
 from watchkeeper.vision.runtime import CompiledModel, select_runtime
 from watchkeeper.vision.runtime_onnx import OnnxRuntime
 from watchkeeper.vision.runtime_openvino import cpu_has_bf16
@@ -47,13 +53,10 @@ BATCHES = (1, 8)
 
 
 def _shipped_file(kind: str) -> onnx.ModelProto:
-    """The bundled file as shipped, less the graph inputs that no node reads."""
+    """The bundled file as shipped (int8bq), less what no node reads."""
     bundled = BUNDLED[kind]
     model = parse_model(verified_bytes(bundled.path(), bundled.sha256), bundled.path())
-    used = {name for node in model.graph.node for name in node.input}
-    kept = [value for value in model.graph.input if value.name in used]
-    del model.graph.input[:]
-    model.graph.input.extend(kept)
+    drop_unused(model)
     return model
 
 

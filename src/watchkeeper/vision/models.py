@@ -122,7 +122,7 @@ def fold_constant_dequantization(model: onnx.ModelProto) -> onnx.ModelProto:
         graph.initializer.append(numpy_helper.from_array(weights, node.output[0]))
     del graph.node[:]
     graph.node.extend(kept_nodes)
-    _drop_unused(model)
+    drop_unused(model)
     return model
 
 
@@ -146,7 +146,7 @@ def _dequantize(
     return result
 
 
-def _drop_unused(model: onnx.ModelProto) -> None:
+def drop_unused(model: onnx.ModelProto) -> None:
     """Remove initializers and graph inputs that no node reads (SFace declares 29 of them)."""
     graph = model.graph
     used = {name for node in graph.node for name in node.input}
