@@ -157,7 +157,7 @@ class MotionGatedAnalyzer:
             canvas[top : top + y2 - y1, left : left + x2 - x1] = image[y1:y2, x1:x2]
         faces = self.analyzer.analyse(canvas).faces
         if len(faces) == 0:
-            return _empty()
+            return AnalysedFaces.empty()
         centres = (faces.boxes[:, :2] + faces.boxes[:, 2:]) / 2
         shift = np.full((len(faces), 2), np.nan, np.float32)
         for (x1, y1, x2, y2), (left, top) in zip(regions, layout, strict=True):
@@ -300,10 +300,6 @@ def _covered(found: Faces, carried: Faces, share: float = 0.5) -> np.ndarray:
     inter = np.clip(w, 0, None) * np.clip(h, 0, None)
     area = np.maximum((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-6)
     return np.asarray((inter / area[:, None] > share).any(axis=1))
-
-
-def _empty() -> AnalysedFaces:
-    return AnalysedFaces(faces=Faces.empty(), aligned=np.zeros((0, 112, 112, 3), np.uint8))
 
 
 def _subset(analysed: AnalysedFaces, keep: np.ndarray) -> AnalysedFaces:

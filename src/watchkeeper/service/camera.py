@@ -26,7 +26,7 @@ from watchkeeper.alerts import AlertService, CameraRef
 from watchkeeper.config import Settings
 from watchkeeper.crowd.monitor import CrowdMonitor
 from watchkeeper.crowd.render import draw
-from watchkeeper.domain import Faces, Frame, Match, Sighting
+from watchkeeper.domain import Frame, Match, Sighting
 from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen, motion_gated
 from watchkeeper.pipeline.region import inside
 from watchkeeper.policy.counters import ActivityCounters
@@ -125,7 +125,7 @@ class NoFaces:
         self.model = inference.model
 
     def analyse(self, image: np.ndarray) -> AnalysedFaces:
-        return AnalysedFaces(faces=Faces.empty(), aligned=np.zeros((0, 112, 112, 3), np.uint8))
+        return AnalysedFaces.empty()
 
     def embed(self, aligned: np.ndarray) -> Any:
         return np.zeros((0, 0), np.float32)

@@ -28,6 +28,11 @@ class AnalysedFaces:
     faces: Faces
     aligned: np.ndarray  # (N,112,112,3) BGR
 
+    @classmethod
+    def empty(cls) -> AnalysedFaces:
+        """No face: what an image without one, or a camera that never looks, gives."""
+        return cls(faces=Faces.empty(), aligned=np.zeros((0, 112, 112, 3), np.uint8))
+
 
 class FaceAnalyzer:
     """The façade over one detector and one embedder."""

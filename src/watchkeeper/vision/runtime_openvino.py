@@ -15,6 +15,7 @@ safe to share between threads.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -33,11 +34,12 @@ from watchkeeper.vision.runtime import CompiledModel, Port, PortedModel, Precisi
 log = logging.getLogger(__name__)
 
 DEVICE = "CPU"
-OV_PRECISION = {"f32": "f32", "bf16": "bf16"}
 
 
+@functools.cache
 def cpu_has_bf16() -> bool:
-    """Whether OpenVINO's CPU plugin computes in bf16 natively on this machine."""
+    """Whether OpenVINO's CPU plugin computes in bf16 natively on this machine (asked once:
+    the CPU does not change, and each question builds an OpenVINO core)."""
     return "BF16" in ov.Core().get_property(DEVICE, "OPTIMIZATION_CAPABILITIES")
 
 
@@ -113,7 +115,7 @@ class OpenVinoRuntime:
             streams, threads = 1, cores
         self.streams = streams
         self.properties: dict[str, Any] = {
-            "INFERENCE_PRECISION_HINT": OV_PRECISION[precision],
+            "INFERENCE_PRECISION_HINT": precision,  # our names are OpenVINO's
             "NUM_STREAMS": streams,
             "INFERENCE_NUM_THREADS": threads,
             # cameras, decoders and the API share the cores; pinning would fight them
