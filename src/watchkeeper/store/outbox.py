@@ -46,8 +46,11 @@ class OutboxMessage(Base):
 
 def idempotency_key(alert_id: int, channel: str, target: str, kind: str = "alert") -> str:
     """``<kind>-<id>-<channel>-<12 hex of the target>``: stable, short, and names the alert."""
-    digest = hashlib.sha256(target.encode()).hexdigest()[:12]
-    return f"{kind}-{alert_id}-{channel}-{digest}"
+    return _keyed(f"{kind}-{alert_id}", channel, target)
+
+
+def _keyed(subject: str, channel: str, target: str) -> str:
+    return f"{subject}-{channel}-{hashlib.sha256(target.encode()).hexdigest()[:12]}"
 
 
 def enqueue(
@@ -59,34 +62,36 @@ def enqueue(
     crowd: bool = False,
 ) -> OutboxMessage:
     """Owe one delivery of a face alert (or, with ``crowd``, of a crowd alert)."""
-    message = OutboxMessage(
-        alert_id=None if crowd else alert_id,
-        crowd_alert_id=alert_id if crowd else None,
-        channel=channel,
-        target=target,
-        payload=payload,
-        idempotency_key=idempotency_key(
-            alert_id, channel, target, "crowd-alert" if crowd else "alert"
-        ),
-        attempts=0,
-        next_attempt_at=utcnow(),
-    )
-    s.add(message)
-    s.flush()
-    return message
+    key = idempotency_key(alert_id, channel, target, "crowd-alert" if crowd else "alert")
+    return _owe(
+        s, key, channel, target, payload,
+        alert_id=None if crowd else alert_id, crowd_alert_id=alert_id if crowd else None,
+    )  # fmt: skip
 
 
 def enqueue_notice(
     s: Session, key: str, channel: str, target: str, payload: dict[str, Any]
 ) -> OutboxMessage:
     """A message about no alert (``key`` names it: ``audit-head-42``), delivered the same way."""
-    digest = hashlib.sha256(target.encode()).hexdigest()[:12]
+    return _owe(s, _keyed(key, channel, target), channel, target, payload)
+
+
+def _owe(
+    s: Session,
+    key: str,
+    channel: str,
+    target: str,
+    payload: dict[str, Any],
+    alert_id: int | None = None,
+    crowd_alert_id: int | None = None,
+) -> OutboxMessage:
     message = OutboxMessage(
-        alert_id=None,
+        alert_id=alert_id,
+        crowd_alert_id=crowd_alert_id,
         channel=channel,
         target=target,
         payload=payload,
-        idempotency_key=f"{key}-{channel}-{digest}",
+        idempotency_key=key,
         attempts=0,
         next_attempt_at=utcnow(),
     )
