@@ -58,12 +58,16 @@ class PolicySnapshot:
             return "expired"
         return None
 
+    def review_block(self, watchlist_id: int, moment: datetime) -> str | None:
+        """``review_overdue`` once the list's review date has passed, whatever the camera."""
+        review = self.review_by.get(watchlist_id)
+        return "review_overdue" if review is not None and review <= moment else None
+
     def watchlist_block(
         self, watchlist_id: int, group: str, at: datetime, moment: datetime
     ) -> str | None:
-        review = self.review_by.get(watchlist_id)
-        if review is not None and review <= moment:
-            return "review_overdue"
+        if reason := self.review_block(watchlist_id, moment):
+            return reason
         if self.require_authorisation and self.covering(watchlist_id, group, at) is None:
             return "not_authorised"
         return None

@@ -73,7 +73,7 @@ def entry_state(snapshot: PolicySnapshot, person: Person, now: datetime) -> str:
     """``active`` or the rule that keeps this entry from matching anywhere now."""
     return (
         snapshot.person_block(person.id, now)
-        or _review_block(snapshot, person.watchlist_id, now)
+        or snapshot.review_block(person.watchlist_id, now)
         or ACTIVE
     )
 
@@ -112,8 +112,3 @@ def delete_person(db: Database, media: MediaStore, actor: str, person_id: int, r
     for sha in freed:
         media.delete(sha)
     return name
-
-
-def _review_block(snapshot: PolicySnapshot, watchlist_id: int, now: datetime) -> str | None:
-    review = snapshot.review_by.get(watchlist_id)
-    return "review_overdue" if review is not None and review <= now else None
