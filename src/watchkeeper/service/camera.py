@@ -173,6 +173,7 @@ class CameraRunner:
         self._finished = False
         self._latest: Frame | None = None
         self._snapshot: tuple[int, bytes] | None = None
+        self._crowd_snapshot: tuple[np.ndarray, bytes] | None = None  # (frame drawn, JPEG)
         self._faces: deque[tuple[float, int]] = deque()
         self._lag: float | None = None
         self._sightings = 0
@@ -357,13 +358,13 @@ class CameraRunner:
         _, people, latest = self.crowd.live()
         if latest is None:
             return None
+        cached = self._crowd_snapshot
+        if cached is not None and cached[0] is latest:  # the same counted frame: drawn already
+            return cached[1]
         faces = self.inference.analyse(latest).faces.boxes  # found now, to blur them
-        image = draw(latest, self.crowd.counter.zones, people, faces)
-        scale = max_side / max(image.shape[:2])
-        if scale < 1:
-            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        return encode_jpeg(image, quality=80)
+        jpeg = _jpeg(draw(latest, self.crowd.counter.zones, people, faces), max_side)
+        self._crowd_snapshot = (latest, jpeg)
+        return jpeg
 
     def snapshot(self, max_side: int = SNAPSHOT_MAX_SIDE) -> bytes | None:
         """The latest analysed frame as JPEG (kept in memory, never written anywhere)."""
@@ -373,11 +374,15 @@ class CameraRunner:
         cached = self._snapshot
         if cached is not None and cached[0] == frame.index:
             return cached[1]
-        image = frame.image
-        scale = max_side / max(image.shape[:2])
-        if scale < 1:
-            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        jpeg = encode_jpeg(image, quality=80)
+        jpeg = _jpeg(frame.image, max_side)
         self._snapshot = (frame.index, jpeg)
         return jpeg
+
+
+def _jpeg(image: np.ndarray, max_side: int) -> bytes:
+    """A live view's JPEG: scaled down to ``max_side`` at most, quality 80."""
+    scale = max_side / max(image.shape[:2])
+    if scale < 1:
+        size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return encode_jpeg(image, quality=80)
