@@ -221,6 +221,13 @@ def test_the_api_shows_cameras_with_their_status_and_snapshot_from_the_cluster(d
     app = create_app(d.ctx, services=d.services, load_models=False)
     client = TestClient(app)  # no lifespan: the services already run
     headers = {"Authorization": f"Bearer {token}"}
+
+    def rtsp_analysing() -> bool:  # run alone, the test comes before the cameras are up
+        cameras = client.get("/api/v1/cameras", headers=headers).json()["items"]
+        status = next(c["status"] for c in cameras if c["name"] == "rtsp")
+        return status["state"] == "connected" and status["frames_analysed"] > 0
+
+    wait_for(rtsp_analysing, 60, "the RTSP camera analysing on the cluster")
     listed = client.get("/api/v1/cameras", headers=headers)
     assert listed.status_code == 200, listed.text
     statuses = {c["name"]: c["status"] for c in listed.json()["items"]}
