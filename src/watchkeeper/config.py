@@ -210,8 +210,9 @@ class MotionConfig(BaseModel):
     refresh_s: float = Field(
         default=10.0,
         gt=0,
-        description="A whole frame is detected at least this often (seconds of video), so "
-        "that nothing is missed for long, e.g. after a slow change of light.",
+        description="A whole frame is detected again this often (seconds of video), so "
+        "that nothing is missed for long, e.g. after a slow change of light; skipped while "
+        "the picture is still the one last detected whole.",
     )
 
 

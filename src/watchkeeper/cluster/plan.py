@@ -12,7 +12,8 @@ an input. Per camera and second:
 
 That is a **crowd scene**: people in every frame. With motion gating (pipeline/motion.py) a
 **quiet scene** (nobody, nothing moving) costs decoding plus ``analysis_fps × quiet_ms``:
-the motion mask, and a whole-frame detection every ``motion.refresh_s``. Real cameras are a
+the motion mask, and a whole-frame detection every ``motion.refresh_s`` where the light
+has changed since the last one (none on a perfectly still picture). Real cameras are a
 mix; ``busy_share`` is the share of camera-hours that look like the crowd, and the cores per
 camera are ``busy_share × crowd + (1 − busy_share) × quiet``.
 

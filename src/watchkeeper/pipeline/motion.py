@@ -11,8 +11,12 @@ copy of each analysed frame is compared with the previous one, and
 - otherwise the detector runs only on the moving regions and around faces that moved, packed
   side by side (padded, apart) onto one canvas as wide as the frame, so that one detector call
   sees every region at the same scale as a whole-frame pass would;
-- when those regions would cost more than ``max_share`` of a whole-frame pass, or every
-  ``refresh_s`` seconds of video, the whole frame is detected as before.
+- when those regions would cost more than ``max_share`` of a whole-frame pass, the whole
+  frame is detected as before;
+- every ``refresh_s`` seconds of video the whole frame is detected again, unless the picture
+  is still the one last detected whole (no part of it differs from that frame by the motion
+  threshold): a slow change of light, which no two consecutive frames show, is caught there,
+  while a still scene pays for no detector at all.
 
 Faces found on the canvas are mapped back to frame pixels and aligned from the frame itself,
 so their crops and quality are those of a whole-frame pass. :class:`MotionGatedAnalyzer`
@@ -84,6 +88,7 @@ class MotionGatedAnalyzer:
         self.refresh_frames = max(1, round(config.refresh_s * analysis_fps))
         self.stats = MotionStats()
         self._previous: np.ndarray | None = None
+        self._reference: np.ndarray | None = None  # the small copy of the last whole frame
         self._faces: AnalysedFaces | None = None
         self._since_whole = 0
 
@@ -99,13 +104,12 @@ class MotionGatedAnalyzer:
         small = _small_grey(image)
         previous, self._previous = self._previous, small
         self._since_whole += 1
-        if (
-            previous is None
-            or previous.shape != small.shape
-            or self._faces is None
-            or self._since_whole >= self.refresh_frames
-        ):
-            return self._whole(image)
+        if previous is None or previous.shape != small.shape or self._faces is None:
+            return self._whole(image, small)
+        if self._since_whole >= self.refresh_frames:
+            if self._changed_since_whole(small):
+                return self._whole(image, small)
+            self._since_whole = 0
         moving = _motion_mask(small, previous, self.config.threshold)
         height, width = image.shape[:2]
         scale = moving.shape[1] / width
@@ -129,7 +133,7 @@ class MotionGatedAnalyzer:
         canvas_height = canvas_height if width >= height else height
         share = canvas_height / height
         if share > self.config.max_share:
-            return self._whole(image)
+            return self._whole(image, small)
         self.stats.regions += 1
         self.stats.carried += len(kept.faces)
         self.stats.detected_share += share
@@ -137,10 +141,17 @@ class MotionGatedAnalyzer:
         self._faces = _concat(kept, _subset(found, ~_covered(found.faces, kept.faces)))
         return self._faces
 
-    def _whole(self, image: ImageArray) -> AnalysedFaces:
+    def _changed_since_whole(self, small: np.ndarray) -> bool:
+        reference = self._reference
+        if reference is None or reference.shape != small.shape:
+            return True
+        return bool(_motion_mask(small, reference, self.config.threshold).any())
+
+    def _whole(self, image: ImageArray, small: np.ndarray) -> AnalysedFaces:
         self.stats.whole += 1
         self.stats.detected_share += 1.0
         self._since_whole = 0
+        self._reference = small
         self._faces = self.analyzer.analyse(image)
         return self._faces
 

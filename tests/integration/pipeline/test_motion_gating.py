@@ -73,11 +73,29 @@ def test_a_still_scene_runs_the_detector_once_and_keeps_every_face(
     assert spans(gated) == spans(plain) and len(plain) >= 4
 
 
-def test_a_still_scene_is_detected_whole_again_every_refresh(
+def brightening(image: np.ndarray, step: int, count: int) -> Iterator[Frame]:
+    """The scene growing lighter by ``step`` grey levels a frame: too slow to be motion."""
+    for index in range(count):
+        lighter = cv2.add(image, np.full_like(image, step * index))
+        yield Frame(camera="c", index=index, timestamp=index / FPS, image=lighter)
+
+
+def test_a_still_scene_is_not_detected_again_at_refresh(
     still: np.ndarray, analyzer: FaceAnalyzer
 ) -> None:
     gate = MotionGatedAnalyzer(analyzer, MotionConfig(refresh_s=1.0), FPS)
     run(gate, held(still, 12))
+    assert gate.stats.whole == 1 and gate.stats.skipped == 11  # same picture, same faces
+
+
+def test_a_slow_change_of_light_is_detected_whole_at_each_refresh(
+    still: np.ndarray, analyzer: FaceAnalyzer
+) -> None:
+    gate = MotionGatedAnalyzer(analyzer, MotionConfig(refresh_s=1.0, threshold=12), FPS)
+    run(gate, brightening(still, 3, 12))
+    # no two consecutive frames differ by the threshold, but frames 5 and 10 differ from
+    # the last whole frame by 15 grey levels
+    assert gate.stats.regions == 0
     assert gate.stats.whole == 3  # frames 0, 5 and 10
 
 
