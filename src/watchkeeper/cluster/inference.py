@@ -25,7 +25,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from watchkeeper.config import VisionConfig
-from watchkeeper.domain import FloatArray, ImageArray
+from watchkeeper.domain import Faces, FloatArray, ImageArray
 from watchkeeper.service.batcher import InferenceBatcher
 from watchkeeper.vision import AnalysedFaces, FaceAnalyzer
 
@@ -69,6 +69,9 @@ class InferenceHost:
     def analyse(self, image: ImageArray) -> AnalysedFaces:
         return self.batcher.analyse(image)
 
+    def detect(self, image: ImageArray) -> Faces:
+        return self.batcher.detect(image)
+
     def embed(self, aligned: np.ndarray) -> FloatArray:
         return self.batcher.embed(aligned)
 
@@ -107,6 +110,10 @@ class RemoteInference:
 
     def analyse(self, image: ImageArray) -> AnalysedFaces:
         result: AnalysedFaces = self._call("analyse", image)
+        return result
+
+    def detect(self, image: ImageArray) -> Faces:
+        result: Faces = self._call("detect", image)
         return result
 
     def embed(self, aligned: np.ndarray) -> FloatArray:

@@ -39,9 +39,7 @@ import numpy as np
 from watchkeeper.config import MotionConfig
 from watchkeeper.domain import Faces, FloatArray, ImageArray
 from watchkeeper.vision import AnalysedFaces
-from watchkeeper.vision.align import align_faces
 from watchkeeper.vision.boxes import iou_matrix
-from watchkeeper.vision.quality import quality_scores
 
 MASK_SIDE = 160  # longer side of the grey copy that motion is measured on, in pixels
 REGION_PAD = 0.04  # a moving region grows by this share of the frame's shorter side
@@ -58,6 +56,13 @@ class Analyzer(Protocol):
     def analyse(self, image: ImageArray) -> AnalysedFaces: ...
 
     def embed(self, aligned: np.ndarray) -> FloatArray: ...
+
+
+class DetectingAnalyzer(Analyzer, Protocol):
+    """An analyser that can also detect alone: what the gate wraps. Faces found on its canvas
+    are aligned from the frame, so aligning them on the canvas too would be wasted."""
+
+    def detect(self, image: ImageArray) -> Faces: ...
 
 
 @dataclass(slots=True)
@@ -82,7 +87,9 @@ class MotionGatedAnalyzer:
     the camera's analysis rate, which turns ``refresh_s`` into a number of frames.
     """
 
-    def __init__(self, analyzer: Analyzer, config: MotionConfig, analysis_fps: float) -> None:
+    def __init__(
+        self, analyzer: DetectingAnalyzer, config: MotionConfig, analysis_fps: float
+    ) -> None:
         self.analyzer = analyzer
         self.config = config
         self.refresh_frames = max(1, round(config.refresh_s * analysis_fps))
@@ -166,7 +173,7 @@ class MotionGatedAnalyzer:
         canvas = np.zeros((canvas_height, image.shape[1], 3), np.uint8)
         for (x1, y1, x2, y2), (left, top) in zip(regions, layout, strict=True):
             canvas[top : top + y2 - y1, left : left + x2 - x1] = image[y1:y2, x1:x2]
-        faces = self.analyzer.analyse(canvas).faces
+        faces = self.analyzer.detect(canvas)
         if len(faces) == 0:
             return AnalysedFaces.empty()
         centres = (faces.boxes[:, :2] + faces.boxes[:, 2:]) / 2
@@ -184,9 +191,7 @@ class MotionGatedAnalyzer:
         faces.boxes = faces.boxes + np.tile(shift, 2)
         faces.landmarks = faces.landmarks + shift[:, None, :]
         faces = faces[_distinct(faces)]  # overlapping regions find some faces twice
-        aligned = align_faces(image, faces.landmarks)
-        faces.quality = quality_scores(faces, aligned)
-        return AnalysedFaces(faces=faces, aligned=aligned)
+        return AnalysedFaces.of(image, faces)
 
 
 def _small_grey(image: ImageArray) -> np.ndarray:
@@ -334,7 +339,10 @@ def _concat(a: AnalysedFaces, b: AnalysedFaces) -> AnalysedFaces:
 
 
 def motion_gated(
-    analyzer: Analyzer, config: MotionConfig, analysis_fps: float, enabled: bool | None = None
+    analyzer: DetectingAnalyzer,
+    config: MotionConfig,
+    analysis_fps: float,
+    enabled: bool | None = None,
 ) -> Analyzer:
     """``analyzer`` behind a motion gate where the camera (``enabled``) or the default says so."""
     on = config.enabled if enabled is None else enabled

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watchkeeper.domain import FloatArray, ImageArray
-from watchkeeper.pipeline import Analyzer
+from watchkeeper.domain import Faces, FloatArray, ImageArray
+from watchkeeper.pipeline import DetectingAnalyzer
 from watchkeeper.vision import AnalysedFaces, FaceAnalyzer
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 Observer = Callable[[str, float, int], None]
 
 
-# What a camera pipeline needs from the models: the pipeline's own protocol.
-Inference = Analyzer
+# What a camera pipeline needs from the models: the pipeline's own protocol, with detection
+# alone for the motion gate.
+Inference = DetectingAnalyzer
 
 
 class BatcherStopped(RuntimeError):
@@ -98,6 +99,13 @@ class InferenceBatcher:
         if self.observe is not None:
             self.observe("detect", time.perf_counter() - started, 1)
         return analysed
+
+    def detect(self, image: ImageArray) -> Faces:
+        started = time.perf_counter()
+        faces = self.analyzer.detect(image)
+        if self.observe is not None:
+            self.observe("detect", time.perf_counter() - started, 1)
+        return faces
 
     def embed(self, aligned: np.ndarray) -> FloatArray:
         if len(aligned) == 0:

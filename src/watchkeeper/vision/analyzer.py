@@ -33,6 +33,17 @@ class AnalysedFaces:
         """No face: what an image without one, or a camera that never looks, gives."""
         return cls(faces=Faces.empty(), aligned=np.zeros((0, 112, 112, 3), np.uint8))
 
+    @classmethod
+    def of(cls, image: ImageArray, faces: Faces) -> AnalysedFaces:
+        """``faces`` found in ``image``, aligned from it and scored for quality.
+
+        Apart from detection so that faces found elsewhere (on a motion gate's canvas, then
+        moved back to frame pixels) are aligned and scored exactly as a whole-frame pass would.
+        """
+        aligned = align_faces(image, faces.landmarks)
+        faces.quality = quality_scores(faces, aligned)
+        return cls(faces=faces, aligned=aligned)
+
 
 class FaceAnalyzer:
     """The façade over one detector and one embedder."""
@@ -57,11 +68,11 @@ class FaceAnalyzer:
     def model(self) -> str:
         return self.embedder.model
 
+    def detect(self, image: ImageArray) -> Faces:
+        return self.detector.detect(image)
+
     def analyse(self, image: ImageArray) -> AnalysedFaces:
-        faces = self.detector.detect(image)
-        aligned = align_faces(image, faces.landmarks)
-        faces.quality = quality_scores(faces, aligned)
-        return AnalysedFaces(faces=faces, aligned=aligned)
+        return AnalysedFaces.of(image, self.detect(image))
 
     def embed(self, aligned: np.ndarray) -> FloatArray:
         return self.embedder.embed(aligned)

@@ -64,3 +64,14 @@ def test_embedding_needs_a_running_batcher_but_nothing_to_embed_needs_nothing(an
     assert batcher.embed(faces[:0]).shape == (0, analyzer.embedder.dimension)
     with pytest.raises(BatcherStopped, match="start"):
         batcher.embed(faces[:1])
+
+
+def test_detection_alone_finds_what_analysis_finds_and_is_counted_as_detection(analyzer):
+    calls: list[tuple[str, int]] = []
+    batcher = InferenceBatcher(analyzer, observe=lambda s, _t, n: calls.append((s, n)))
+    frame = read_frame(CLIP, 5)
+    found = batcher.detect(frame)  # what the motion gate asks for its canvas of regions
+    analysed = batcher.analyse(frame)
+    np.testing.assert_allclose(found.boxes, analysed.faces.boxes)
+    assert len(found) >= 6
+    assert calls == [("detect", 1), ("detect", 1)]  # the camera's frame count sees both
