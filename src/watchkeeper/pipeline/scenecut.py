@@ -10,8 +10,8 @@ The test is the correlation of two small grey thumbnails (64×36, each normalise
 mean and unit variance, so that a change of exposure is not a cut). Within one shot,
 consecutive analysed frames correlate above 0.9 even in a crowd at 5 frames/s; a cut to
 another scene, or to the same scene shifted or mirrored, falls far below. The threshold and
-its measurements are in docs/decisions/0031-track-splitting.md. The frame is point-sampled to
-256×144 before averaging, so a 1080p frame costs under a millisecond.
+its measurements are in docs/decisions/0031-track-splitting.md. The thumbnail is made from the
+frame's grey preview (``pipeline.preview``), which the motion gate has usually made already.
 """
 
 from __future__ import annotations
@@ -20,16 +20,15 @@ import cv2
 import numpy as np
 
 from watchkeeper.domain import FloatArray, ImageArray
+from watchkeeper.pipeline.preview import grey_preview
 
 THUMBNAIL = (64, 36)  # width, height: coarse enough to ignore people moving, fine enough for a cut
-SAMPLED = (256, 144)  # sampled first: averaging a whole 1080p frame would cost ~10 ms
 
 
 def thumbnail(image: ImageArray) -> FloatArray:
     """The frame as a small grey picture with zero mean and unit variance."""
-    sampled = cv2.resize(image, SAMPLED, interpolation=cv2.INTER_NEAREST)
-    small = cv2.resize(sampled, THUMBNAIL, interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    small = cv2.resize(grey_preview(image), THUMBNAIL, interpolation=cv2.INTER_AREA)
+    grey = small.astype(np.float32)
     grey -= grey.mean()
     return grey / max(float(grey.std()), 1.0)
 
