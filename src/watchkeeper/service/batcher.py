@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # (stage "detect" or "embed", seconds, items in the call)
 Observer = Callable[[str, float, int], None]
+
+T = TypeVar("T")
 
 
 # What a camera pipeline needs from the models: the pipeline's own protocol, with detection
@@ -94,18 +97,18 @@ class InferenceBatcher:
             self._thread.join(timeout)
 
     def analyse(self, image: ImageArray) -> AnalysedFaces:
-        started = time.perf_counter()
-        analysed = self.analyzer.analyse(image)
-        if self.observe is not None:
-            self.observe("detect", time.perf_counter() - started, 1)
-        return analysed
+        return self._detecting(self.analyzer.analyse, image)
 
     def detect(self, image: ImageArray) -> Faces:
+        return self._detecting(self.analyzer.detect, image)
+
+    def _detecting(self, run: Callable[[ImageArray], T], image: ImageArray) -> T:
+        """``run(image)`` on the caller's thread, observed as one frame's detection."""
         started = time.perf_counter()
-        faces = self.analyzer.detect(image)
+        result = run(image)
         if self.observe is not None:
             self.observe("detect", time.perf_counter() - started, 1)
-        return faces
+        return result
 
     def embed(self, aligned: np.ndarray) -> FloatArray:
         if len(aligned) == 0:
