@@ -8,7 +8,7 @@ wall-clock milliseconds on this machine, after a warm-up run, with the thread co
     .venv/bin/python bench/pipeline.py --json     # one JSON object
 
     .venv/bin/python bench/pipeline.py --only end-to-end   # just the clip, at 5 and 25 fps
-    .venv/bin/python bench/pipeline.py --only still        # a still scene: gating vs decoding
+    .venv/bin/python bench/pipeline.py --only still        # quiet scenes: gating vs decoding
 
 The end-to-end part runs the real pipeline (decode → detect → track → embed the best frames)
 over the clip with one inference thread, and reports its speed as a multiple of real time,
