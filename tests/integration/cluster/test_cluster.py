@@ -175,9 +175,13 @@ def _buffers(scheduler: Scheduler) -> list[BufferStats]:
 
 
 def _assert_each_alert_reached_the_receiver_once(d: Deployment) -> None:
+    # the cameras keep raising alerts: every alert written by now must arrive, and nothing may
+    # arrive that was not written (the store is read again after the receiver)
     alerts = {view.alert.id for view in _alerts(d)}
+    wait_for(lambda: alerts <= set(d.receiver.alert_ids()), 60, "the alerts written to arrive")
     processed = d.receiver.alert_ids()
-    assert set(processed) == alerts  # none lost, none invented
+    assert alerts <= set(processed)  # none lost
+    assert set(processed) <= {view.alert.id for view in _alerts(d)}  # none invented
     assert set(processed.values()) == {1}  # exactly once per alert id
     assert d.receiver.bad_signatures == 0
     # any repeat the sender made carried the key of an alert the receiver already had
