@@ -361,7 +361,7 @@ class CameraRunner:
         cached = self._crowd_snapshot
         if cached is not None and cached[0] is latest:  # the same counted frame: drawn already
             return cached[1]
-        faces = self.inference.analyse(latest).faces.boxes  # found now, to blur them
+        faces = self.inference.detect(latest).boxes  # found now, to blur them
         jpeg = _jpeg(draw(latest, self.crowd.counter.zones, people, faces), max_side)
         self._crowd_snapshot = (latest, jpeg)
         return jpeg
