@@ -114,7 +114,9 @@ class MotionGatedAnalyzer:
         if previous is None or previous.shape != small.shape or self._faces is None:
             return self._whole(image, small)
         if self._since_whole >= self.refresh_frames:
-            if self._changed_since_whole(small):
+            # every frame since the last whole one had this one's size (a new size is whole)
+            reference = self._reference
+            if reference is None or _motion_mask(small, reference, self.config.threshold).any():
                 return self._whole(image, small)
             self._since_whole = 0
         moving = _motion_mask(small, previous, self.config.threshold)
@@ -147,12 +149,6 @@ class MotionGatedAnalyzer:
         found = self._detect(image, regions, layout, canvas_height)
         self._faces = _concat(kept, _subset(found, ~_covered(found.faces, kept.faces)))
         return self._faces
-
-    def _changed_since_whole(self, small: np.ndarray) -> bool:
-        reference = self._reference
-        if reference is None or reference.shape != small.shape:
-            return True
-        return bool(_motion_mask(small, reference, self.config.threshold).any())
 
     def _whole(self, image: ImageArray, small: np.ndarray) -> AnalysedFaces:
         self.stats.whole += 1
