@@ -214,6 +214,14 @@ class MotionConfig(BaseModel):
         "that nothing is missed for long, e.g. after a slow change of light; skipped while "
         "the picture is still the one last detected whole.",
     )
+    sleep_after_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="After this long (seconds of video) with nothing moving and no face in "
+        "view, a camera decodes only its stream's key frames until something moves in one: "
+        "decoding is most of a still camera's cost. A person who appears meanwhile is seen "
+        "from the next key frame on (streams.max_key_interval_s at the latest). 0: never.",
+    )
 
 
 class MatchingConfig(BaseModel):
@@ -296,6 +304,14 @@ class StreamConfig(BaseModel):
         default=True,
         description="Skip decoding frames nothing refers to when at most every other frame is "
         "analysed: about 40 % less decoding, at the cost of up to a frame of sampling jitter.",
+    )
+    max_key_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="A still camera decodes key frames only (motion.sleep_after_s) if its "
+        "stream's key frames come at least this often; set the cameras' GOP (I-frame "
+        "interval) to at most this. Longer: the camera always decodes every frame.",
     )
     backoff_base_s: float = Field(
         default=1.0, gt=0, le=600, description="First wait before reconnecting a dropped stream."

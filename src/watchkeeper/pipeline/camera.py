@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from watchkeeper.config import TrackingConfig
 from watchkeeper.domain import FloatArray, Frame, Observation, Sighting
-from watchkeeper.pipeline.motion import Analyzer
+from watchkeeper.pipeline.motion import Analyzer, MotionGatedAnalyzer
 from watchkeeper.pipeline.scenecut import SceneCut
 from watchkeeper.pipeline.selection import Moment
 from watchkeeper.pipeline.split import split_parts
@@ -66,9 +66,13 @@ class CameraPipeline:
         screen: Screen | None = None,
         early_after: int = 0,
         early_looks: int = 3,
+        gate: MotionGatedAnalyzer | None = None,
     ) -> None:
         self.camera = camera
         self.analyzer = analyzer
+        if gate is None and isinstance(analyzer, MotionGatedAnalyzer):
+            gate = analyzer  # given apart only where the gate is wrapped (a camera's filter)
+        self.gate = gate
         self.tracker = FaceTracker(tracking)
         self.scenecut = SceneCut(tracking.scene_cut_similarity)
         self.tracking = tracking
@@ -92,6 +96,12 @@ class CameraPipeline:
             frame.index, frame.timestamp, frame.image, analysed.faces, analysed.aligned
         )
         return self._early() + self._close(closed)
+
+    @property
+    def resting(self) -> bool:
+        """The picture has been still and no track is open: the source may decode key frames
+        only (a track waiting to close still needs every frame to tell that its person left)."""
+        return self.gate is not None and self.gate.still and not self.tracker.tracks
 
     def finish(self) -> list[Sighting]:
         """Close all open tracks: the source ended or the camera is stopping."""

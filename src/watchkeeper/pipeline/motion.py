@@ -16,7 +16,10 @@ copy of each analysed frame is compared with the previous one, and
 - every ``refresh_s`` seconds of video the whole frame is detected again, unless the picture
   is still the one last detected whole (no part of it differs from that frame by the motion
   threshold): a slow change of light, which no two consecutive frames show, is caught there,
-  while a still scene pays for no detector at all.
+  while a still scene pays for no detector at all;
+- after ``sleep_after_s`` with nothing moving and no face in view the gate reports the camera
+  :attr:`~MotionGatedAnalyzer.still`, and its source may then decode key frames only
+  (``streams.keyframes``) until one of them shows motion.
 
 Faces found on the canvas are mapped back to frame pixels and aligned from the frame itself,
 so their crops and quality are those of a whole-frame pass. :class:`MotionGatedAnalyzer`
@@ -93,7 +96,9 @@ class MotionGatedAnalyzer:
         self.analyzer = analyzer
         self.config = config
         self.refresh_frames = max(1, round(config.refresh_s * analysis_fps))
+        self.sleep_frames = round(config.sleep_after_s * analysis_fps)
         self.stats = MotionStats()
+        self._quiet = 0  # frames in a row with no detector run and no face
         self._previous: np.ndarray | None = None
         self._reference: np.ndarray | None = None  # the small copy of the last whole frame
         self._faces: AnalysedFaces | None = None
@@ -105,6 +110,11 @@ class MotionGatedAnalyzer:
 
     def embed(self, aligned: np.ndarray) -> FloatArray:
         return self.analyzer.embed(aligned)
+
+    @property
+    def still(self) -> bool:
+        """Nothing moved and no face was in view for ``sleep_after_s``: key frames will do."""
+        return 0 < self.sleep_frames <= self._quiet
 
     def analyse(self, image: ImageArray) -> AnalysedFaces:
         self.stats.frames += 1
@@ -133,6 +143,7 @@ class MotionGatedAnalyzer:
         to_scan += [box for box, kept in zip(surroundings, carried, strict=True) if not kept]
         regions = _merge([_clip(box, width, height) for box in to_scan])
         kept = _subset(faces, carried)
+        self._quiet = 0 if regions or len(kept.faces) else self._quiet + 1
         if not regions:
             self.stats.skipped += 1
             self.stats.carried += len(kept.faces)
@@ -151,6 +162,7 @@ class MotionGatedAnalyzer:
         return self._faces
 
     def _whole(self, image: ImageArray, small: np.ndarray) -> AnalysedFaces:
+        self._quiet = 0
         self.stats.whole += 1
         self.stats.detected_share += 1.0
         self._since_whole = 0

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from watchkeeper.domain import Frame, Match, Sighting
 from watchkeeper.pipeline.camera import CameraPipeline
-from watchkeeper.streams import Source
+from watchkeeper.streams import KeyFrameSource, Source
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class CameraWorker:
                 self._emit(self.pipeline.process(frame))
                 if self.on_frame is not None:
                     self.on_frame(frame)
+                if isinstance(self.source, KeyFrameSource):
+                    self.source.key_frames_only(self.pipeline.resting)
                 if self._stop.is_set():
                     break
         finally:

@@ -27,7 +27,14 @@ from watchkeeper.config import Settings
 from watchkeeper.crowd.monitor import CrowdMonitor
 from watchkeeper.crowd.render import draw
 from watchkeeper.domain import Frame, Match, Sighting
-from watchkeeper.pipeline import CameraPipeline, CameraWorker, Matcher, Screen, motion_gated
+from watchkeeper.pipeline import (
+    CameraPipeline,
+    CameraWorker,
+    Matcher,
+    MotionGatedAnalyzer,
+    Screen,
+    motion_gated,
+)
 from watchkeeper.pipeline.region import inside
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import record_archived
@@ -221,6 +228,7 @@ class CameraRunner:
                 read_timeout_s=streams.read_timeout_s,
                 decode_threads=streams.decode_threads,
                 skip_nonref=streams.skip_nonref,
+                max_key_interval_s=streams.max_key_interval_s,
                 reconnect=True,
                 backoff_base_s=streams.backoff_base_s,
                 backoff_cap_s=streams.backoff_cap_s,
@@ -242,6 +250,7 @@ class CameraRunner:
                 self.screen,
                 early_after=self.settings.tracking.early_match_after if self.live else 0,
                 early_looks=self.settings.tracking.early_match_looks,
+                gate=self._resting_gate(gated),
             )
             on_frame = (
                 self.counters.frame_hook(pipeline, then=self._on_frame)
@@ -265,6 +274,12 @@ class CameraRunner:
             log.exception("camera %s stopped by an error", self.spec.name)
             self.crashed = True
             self._fail(f"{type(exc).__name__}: {exc}")
+
+    def _resting_gate(self, gated: object) -> MotionGatedAnalyzer | None:
+        """The gate whose still picture lets the source decode key frames only: none where
+        the gate does not see the frames, or where crowd counting needs every analysed one."""
+        usable = self.spec.face_recognition and self.crowd is None
+        return gated if usable and isinstance(gated, MotionGatedAnalyzer) else None
 
     def _fail(self, reason: str) -> None:
         self._failure = redact(reason)
@@ -340,6 +355,7 @@ class CameraRunner:
             fps_in=round(health.fps_in, 2) if health else 0.0,
             fps_analysed=round(health.fps_out, 2) if health else 0.0,
             lag_s=round(self._lag, 3) if self._lag is not None else None,
+            key_frames_only=health.key_frames_only if health else False,
             last_frame_at=health.last_frame_at if health else None,
             faces_per_s=round(sum(n for _, n in faces[1:]) / span, 2) if span > 0 else 0.0,
             frames_in=health.frames_in if health else 0,

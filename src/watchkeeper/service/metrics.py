@@ -144,6 +144,11 @@ class _LiveCollector:
             "Frames analysed since the camera started.",
             labels=labels,
         )
+        resting = GaugeMetricFamily(
+            "watchkeeper_camera_key_frames_only",
+            "1 while the camera's picture is still and only key frames are decoded.",
+            labels=labels,
+        )
         state = GaugeMetricFamily(
             "watchkeeper_camera_state",
             "1 for the camera's current state.",
@@ -157,9 +162,10 @@ class _LiveCollector:
             if status.lag_s is not None:
                 lag.add_metric(name, status.lag_s)
             frames.add_metric(name, status.frames_analysed)
+            resting.add_metric(name, float(status.key_frames_only))
             for candidate in STATES:
                 state.add_metric([status.name, candidate], float(candidate == status.state))
-        yield from (fps_in, fps_analysed, faces_rate, lag, frames, state)
+        yield from (fps_in, fps_analysed, faces_rate, lag, frames, resting, state)
         pending = GaugeMetricFamily(
             "watchkeeper_outbox_pending", "Notifications not yet delivered.", labels=["channel"]
         )

@@ -11,7 +11,7 @@ Example::
 """
 
 from watchkeeper.streams.av_source import DeviceSource, NetworkSource, VideoFileSource
-from watchkeeper.streams.base import Source, SourceError, SourceOptions
+from watchkeeper.streams.base import KeyFrameSource, Source, SourceError, SourceOptions
 from watchkeeper.streams.factory import SOURCE_KINDS, open_configured_source, open_source, resolve
 from watchkeeper.streams.health import SourceHealth
 from watchkeeper.streams.images import ImageFolderSource
@@ -22,6 +22,7 @@ __all__ = [
     "SOURCE_KINDS",
     "DeviceSource",
     "ImageFolderSource",
+    "KeyFrameSource",
     "NetworkSource",
     "ReconnectingSource",
     "Sampler",

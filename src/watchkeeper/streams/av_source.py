@@ -33,6 +33,7 @@ import av.video
 from watchkeeper.domain import Frame, ImageArray
 from watchkeeper.streams.base import SourceError, SourceOptions, redact
 from watchkeeper.streams.health import HealthRecorder, SourceHealth
+from watchkeeper.streams.keyframes import KeyFrameClock
 from watchkeeper.streams.sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ AV_ERRORS = (av.FFmpegError, OSError)
 # H.264 allows at most 16 consecutive B-frames: the most frames NONREF may leave undecoded at
 # the end of a file.
 MAX_SKIPPED_RUN = 16
+
+UNIT = Fraction(1, 1)  # a stream without a time base: its times are taken as seconds
 
 
 class AvSource:
@@ -68,6 +71,9 @@ class AvSource:
             raise
         self._container: av.container.InputContainer | None = container
         self._configure_decoder(self._stream)
+        self._keys = KeyFrameClock(options.max_key_interval_s, self._stream.time_base or UNIT)
+        self._key_frames_wanted = False
+        self._key_frames_only = False
         self._recorder.set_state("connected")
 
     @property
@@ -95,6 +101,30 @@ class AvSource:
             with self._lock:
                 self._reading = False
                 self._release()
+
+    def key_frames_only(self, wanted: bool) -> None:
+        """Decode only the key frames from the next packet on (``wanted``), or every frame.
+
+        The camera worker asks for it while the picture is still (``motion.sleep_after_s``)
+        and from the reading thread, between frames, which keeps waking clean
+        (``streams.keyframes``). It has no effect while the stream's key frames come further
+        apart than ``max_key_interval_s``.
+        """
+        self._key_frames_wanted = wanted
+
+    def _decodes(self, packet: av.Packet[Any]) -> bool:
+        """Whether ``packet`` is to be decoded; times the key frames as they pass."""
+        self._keys.see(packet)
+        only = self._key_frames_wanted and self._keys.short_enough
+        if only != self._key_frames_only:
+            self._key_frames_only = only
+            self._recorder.key_frames_only(only)
+            log.debug(
+                "%s: %s", self.label,
+                f"picture still: key frames only, every {self._keys.interval_s:.1f} s"
+                if only else "decoding every frame again",
+            )  # fmt: skip
+        return not (only and KeyFrameClock.skippable(packet))
 
     def _open(self) -> av.container.InputContainer:
         raise NotImplementedError
@@ -160,15 +190,19 @@ class VideoFileSource(AvSource):
 
     def _decode(self, container: av.container.InputContainer, sampler: Sampler) -> Iterator[Frame]:
         stream = self._stream
-        time_base = stream.time_base or Fraction(1, 1)
+        time_base = stream.time_base or UNIT
         rate = stream.average_rate or stream.guessed_rate or Fraction(25, 1)
         start_pts = stream.start_time or 0
         origin = self._start_time(container)
-        last_index = -1
+        last_index = seen_index = -1
         try:
             for packet in container.demux(stream):
                 if self._stop.is_set():
                     return
+                if packet.pts is not None:
+                    seen_index = max(seen_index, round((packet.pts - start_pts) * time_base * rate))
+                if not self._decodes(packet):
+                    continue
                 for frame in packet.decode():
                     if self._stop.is_set():
                         return
@@ -184,9 +218,10 @@ class VideoFileSource(AvSource):
                     yield Frame(self.name, last_index, timestamp, image)
         except AV_ERRORS as exc:
             raise self._damaged(last_index, exc) from exc
-        # A file cut at a packet boundary ends without an error: compare with its index.
+        # A file cut at a packet boundary ends without an error: compare with its index
+        # (the packets', as the frames after the last key frame may have been left undecoded).
         slack = MAX_SKIPPED_RUN if self._stream.codec_context.skip_frame == "NONREF" else 1
-        if stream.frames and last_index + 1 < stream.frames - slack:
+        if stream.frames and max(last_index, seen_index) + 1 < stream.frames - slack:
             raise self._damaged(last_index, None)
 
     def _damaged(self, last_index: int, exc: BaseException | None) -> SourceError:
@@ -226,6 +261,8 @@ class LiveSource(AvSource):
                 if self._stop.is_set():
                     return
                 raise self._dropped(index, exc) from exc
+            if not self._decodes(packet):
+                continue
             try:
                 decoded = packet.decode()
             except AV_ERRORS as exc:

@@ -32,6 +32,13 @@ class Source(Protocol):
     def health(self) -> SourceHealth: ...
 
 
+@runtime_checkable
+class KeyFrameSource(Protocol):
+    """A source that can decode its key frames alone: what a still camera asks for."""
+
+    def key_frames_only(self, wanted: bool) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SourceOptions:
     """How to read a source; one value for all kinds so that the registry stays uniform."""
@@ -42,6 +49,7 @@ class SourceOptions:
     max_image_pixels: int = 50_000_000
     decode_threads: int = 1  # 0: as many as FFmpeg likes
     skip_nonref: bool = False
+    max_key_interval_s: float = 2.0  # key frames further apart than this: never key frames only
     rtsp_transport: str = "tcp"
 
     @property

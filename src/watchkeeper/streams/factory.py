@@ -72,6 +72,7 @@ def open_source(
     read_timeout_s: float | None = None,
     decode_threads: int = 1,
     skip_nonref: bool = False,
+    max_key_interval_s: float = 2.0,
     reconnect: bool = False,
     backoff_base_s: float = 1.0,
     backoff_cap_s: float = 60.0,
@@ -97,6 +98,7 @@ def open_source(
         max_image_pixels=max_image_pixels,
         decode_threads=decode_threads,
         skip_nonref=skip_nonref,
+        max_key_interval_s=max_key_interval_s,
     )
     kind, target = resolve(uri)
     cls = SOURCE_KINDS[kind]
@@ -124,4 +126,5 @@ def open_configured_source(
         read_timeout_s=config.read_timeout_s,
         decode_threads=config.decode_threads,
         skip_nonref=config.skip_nonref,
+        max_key_interval_s=config.max_key_interval_s,
     )

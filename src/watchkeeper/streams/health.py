@@ -25,7 +25,9 @@ class SourceHealth:
     dropped connection that was reopened), while a fatal one sets ``state`` to "failed";
     ``last_error`` is the latest of either kind. The rates are moving averages over recent
     frames (per second of wall-clock time), and ``lag_s`` is how far behind real time the
-    last frame of a live source was.
+    last frame of a live source was. ``key_frames_only`` is set while the source decodes
+    only its key frames because the camera's picture has been still (``frames_in`` and
+    ``fps_in`` then count those alone).
     """
 
     state: State = "connecting"
@@ -38,6 +40,7 @@ class SourceHealth:
     fps_in: float = 0.0
     fps_out: float = 0.0
     lag_s: float | None = None
+    key_frames_only: bool = False
 
 
 class RateMeter:
@@ -98,6 +101,9 @@ class HealthRecorder:
                 last_frame_at=now,
                 lag_s=now - timestamp if live else None,
             )
+
+    def key_frames_only(self, on: bool) -> None:
+        self._update(key_frames_only=on)
 
     def error(self, message: str) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from watchkeeper.domain import Frame
-from watchkeeper.streams.base import Source, SourceError
+from watchkeeper.streams.base import KeyFrameSource, Source, SourceError
 from watchkeeper.streams.health import HealthRecorder, SourceHealth
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,14 @@ class ReconnectingSource:
             fps_in=inner.fps_in if inner else 0.0,
             fps_out=own.fps_out,
             lag_s=own.lag_s,
+            key_frames_only=inner.key_frames_only if inner else False,
         )
+
+    def key_frames_only(self, wanted: bool) -> None:
+        """Passed to the current connection; a new one starts decoding every frame."""
+        current = self._current
+        if isinstance(current, KeyFrameSource):
+            current.key_frames_only(wanted)
 
     def close(self) -> None:
         self._stop.set()

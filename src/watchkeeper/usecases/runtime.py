@@ -29,6 +29,7 @@ class CameraStatus:
     fps_in: float = 0.0
     fps_analysed: float = 0.0
     lag_s: float | None = None
+    key_frames_only: bool = False  # the picture is still: the source decodes key frames alone
     last_frame_at: float | None = None
     faces_per_s: float = 0.0
     frames_in: int = 0

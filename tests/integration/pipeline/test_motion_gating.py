@@ -12,7 +12,7 @@ import pytest
 
 from watchkeeper.config import MotionConfig, Settings
 from watchkeeper.domain import Frame, Sighting
-from watchkeeper.pipeline import CameraPipeline, MotionGatedAnalyzer, motion_gated
+from watchkeeper.pipeline import CameraPipeline, CameraWorker, MotionGatedAnalyzer, motion_gated
 from watchkeeper.streams import open_source
 from watchkeeper.vision import FaceAnalyzer
 
@@ -137,3 +137,65 @@ def test_a_camera_can_turn_the_gate_off_and_the_default_is_on(analyzer: FaceAnal
     assert motion_gated(analyzer, config, FPS, enabled=False) is analyzer
     off = MotionConfig(enabled=False)
     assert isinstance(motion_gated(analyzer, off, FPS, enabled=True), MotionGatedAnalyzer)
+
+
+def emptied(image: np.ndarray, analyzer: FaceAnalyzer) -> np.ndarray:
+    """The scene with every face blurred beyond recognition: nobody there."""
+    empty = image.copy()
+    for x1, y1, x2, y2 in analyzer.analyse(image).faces.boxes.astype(int):
+        pad = (x2 - x1) // 2
+        x1, y1, x2, y2 = max(0, x1 - pad), max(0, y1 - pad), x2 + pad, y2 + pad
+        empty[y1:y2, x1:x2] = cv2.blur(empty[y1:y2, x1:x2], (61, 61))
+    assert len(analyzer.analyse(empty).faces) == 0
+    return empty
+
+
+def corridor(empty: np.ndarray, face: np.ndarray, path: Path) -> Path:
+    """20 s at 25 fps of the empty scene, a key frame every 2 s; from 9.3 s to 17.3 s a
+    person crosses it: a quiet camera's moment of work."""
+    rate, seconds, enters, crossing = 25, 20.0, 9.3, 8.0
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height = empty.shape[1], empty.shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": str(2 * rate)}
+        for index in range(round(seconds * rate)):
+            picture = empty
+            walked = (index / rate - enters) / crossing
+            if 0 <= walked < 1:
+                picture = empty.copy()
+                x, y = round(walked * (empty.shape[1] - face.shape[1])), 700
+                picture[y : y + face.shape[0], x : x + face.shape[1]] = face
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def watch(video: Path, analyzer: FaceAnalyzer, sleep_after_s: float) -> tuple[list[Sighting], int]:
+    """The sightings of a camera on ``video`` (as the service runs one), and frames decoded."""
+    settings = Settings()
+    gate = MotionGatedAnalyzer(analyzer, MotionConfig(sleep_after_s=sleep_after_s), FPS)
+    pipeline = CameraPipeline("c", gate, settings.tracking, settings.vision.min_quality)
+    source = open_source(str(video), "c", FPS)
+    sightings: list[Sighting] = []
+    CameraWorker(source, pipeline, lambda _s: [], lambda s, _m: sightings.append(s)).run()
+    return sightings, source.health.frames_in
+
+
+def test_a_still_camera_rests_on_key_frames_and_still_finds_the_passer_by(
+    still: np.ndarray, analyzer: FaceAnalyzer, tmp_path: Path
+) -> None:
+    video = corridor(emptied(still, analyzer), passer_by("img38.jpg"), tmp_path / "c.mp4")
+    enrolled = analyzer.analyse(cv2.imread(str(DEEPFACE / "img39.jpg")))  # the same person
+    probe = analyzer.embed(enrolled.aligned[[enrolled.faces.largest()]])[0]
+    awake, decoded_awake = watch(video, analyzer, sleep_after_s=0.0)
+    resting, decoded_resting = watch(video, analyzer, sleep_after_s=2.0)
+    # asleep from 4 s (two key-frame intervals timed, 2 s still) to the key frame at 10 s
+    assert decoded_awake == 500 and decoded_resting <= 500 - 140
+    # the same one person, found from the first key frame after they came into view
+    assert len(awake) == len(resting) == 1
+    assert float(resting[0].templates[0] @ probe) > SFACE_THRESHOLD
+    assert awake[0].first_frame <= resting[0].first_frame <= awake[0].first_frame + 50
+    assert resting[0].last_frame == awake[0].last_frame

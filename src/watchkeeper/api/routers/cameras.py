@@ -69,6 +69,11 @@ class CameraStatusOut(BaseModel):
     fps_in: float
     fps_analysed: float
     lag_s: float | None = Field(description="Age of the last analysed frame (live sources).")
+    key_frames_only: bool = Field(
+        default=False,
+        description="The picture has been still (motion.sleep_after_s): only the stream's key "
+        "frames are decoded until one shows motion; fps_in counts those alone.",
+    )
     last_frame_at: float | None = Field(description="Unix time of the last analysed frame.")
     faces_per_s: float
     frames_in: int

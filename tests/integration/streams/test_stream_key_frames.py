@@ -1,0 +1,120 @@
+"""Key frames only while a camera's picture is still: fewer frames decoded, none decoded wrong.
+
+The videos are the arcade clip's first frame (real pixels) encoded with a chosen key-frame
+interval, a bright bar crossing it so that every frame differs from the last.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from support.camera_servers import RtspServer
+from watchkeeper.streams import KeyFrameSource, open_source
+
+CLIP = Path(__file__).parents[3] / "examples" / "data" / "video" / "facenet-pytorch-video.mp4"
+RATE = 25
+
+
+@pytest.fixture(scope="module")
+def scene() -> np.ndarray:
+    with av.open(str(CLIP)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    return cv2.resize(first, (640, 360))
+
+
+def video(scene: np.ndarray, path: Path, gop: int, frames: int) -> Path:
+    """``frames`` pictures of the scene, a bar moving 4 px a frame; a key frame every ``gop``."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=RATE)
+        stream.width, stream.height = scene.shape[1], scene.shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": str(gop)}
+        for index in range(frames):
+            picture = scene.copy()
+            picture[150:200, 4 * index : 4 * index + 40] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def every_picture(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+
+
+def test_a_still_camera_decodes_its_key_frames_alone(scene: np.ndarray, tmp_path: Path) -> None:
+    path = video(scene, tmp_path / "gop10.mp4", gop=10, frames=100)
+    source = open_source(str(path), "c", analysis_fps=RATE)
+    assert isinstance(source, KeyFrameSource)
+    indices = []
+    for frame in source.frames():
+        indices.append(frame.index)
+        source.key_frames_only(True)
+    # every frame until two key-frame intervals were timed (keys at 0, 10, 20), then the keys
+    assert indices == [*range(20), 20, 30, 40, 50, 60, 70, 80, 90]
+    health = source.health
+    assert health.key_frames_only and health.frames_in == len(indices)
+    # no "truncated" error: the file ended while its last frames were left undecoded
+
+
+def test_waking_after_a_key_frame_decodes_every_later_frame_exactly(
+    scene: np.ndarray, tmp_path: Path
+) -> None:
+    path = video(scene, tmp_path / "gop10.mp4", gop=10, frames=100)
+    reference = every_picture(path)
+    source = open_source(str(path), "c", analysis_fps=RATE)
+    seen = {}
+    for frame in source.frames():
+        seen[frame.index] = frame.image
+        source.key_frames_only(frame.index < 50)  # wakes on the key frame at 50
+    assert [i for i in sorted(seen) if i >= 20] == [20, 30, 40, *range(50, 100)]
+    for index in range(50, 100):
+        assert np.array_equal(seen[index], reference[index]), f"frame {index} decoded wrong"
+    assert not source.health.key_frames_only
+
+
+def test_a_stream_whose_key_frames_are_far_apart_always_decodes_every_frame(
+    scene: np.ndarray, tmp_path: Path
+) -> None:
+    path = video(scene, tmp_path / "gop75.mp4", gop=75, frames=300)  # a key frame every 3 s
+    source = open_source(str(path), "c", analysis_fps=RATE, max_key_interval_s=2.0)
+    indices = []
+    for frame in source.frames():
+        indices.append(frame.index)
+        source.key_frames_only(True)
+    assert indices == list(range(300))
+    assert not source.health.key_frames_only
+
+
+def test_a_live_rtsp_camera_decodes_key_frames_alone_and_wakes(
+    scene: np.ndarray, tmp_path: Path
+) -> None:
+    path = video(scene, tmp_path / "gop10.mp4", gop=10, frames=100)  # a key frame every 0.4 s
+    server = RtspServer(path).start()
+    phases = {"awake": 30, "asleep": 8, "woken": 30}  # frames handed out in each
+    times: dict[str, list[float]] = {phase: [] for phase in phases}
+    resting: list[bool] = []
+    try:
+        source = open_source(server.url, "gate", analysis_fps=RATE, reconnect=True)
+        assert isinstance(source, KeyFrameSource)
+        frames = source.frames()
+        for phase, count in phases.items():
+            source.key_frames_only(phase == "asleep")
+            for frame in itertools.islice(frames, count):
+                times[phase].append(frame.timestamp)
+            resting.append(source.health.key_frames_only)
+        source.close()
+    finally:
+        server.stop()
+    assert resting == [False, True, False]
+    gaps = {phase: float(np.median(np.diff(stamps[-6:]))) for phase, stamps in times.items()}
+    assert gaps["awake"] < 0.08 and gaps["woken"] < 0.08  # 25 frames a second
+    assert 0.3 < gaps["asleep"] < 0.5  # the key frames: one every 0.4 s
