@@ -138,7 +138,8 @@ def _print_plan(result: dict[str, Any]) -> None:
     console.print(
         f"costs ({c['source']}): decode {c['decode_ms']:g} ms/frame, detect "
         f"{c['detect_ms']:g} ms/frame, embed {c['embed_ms']:g} ms/face × {c['embed_ratio']:g} "
-        f"of faces, quiet scene {c['quiet_ms']:g} ms/frame beyond decoding"
+        f"of faces, quiet scene {c['quiet_ms']:g} ms/frame beyond "
+        f"{c['quiet_decode_share']:.0%} of the decoding"
     )
     table = Table("what", "needed")
     per = result["per_camera"]

@@ -11,9 +11,12 @@ an input. Per camera and second:
   embeddings per detected face, measured on the clip.
 
 That is a **crowd scene**: people in every frame. With motion gating (pipeline/motion.py) a
-**quiet scene** (nobody, nothing moving) costs decoding plus ``analysis_fps × quiet_ms``:
-the motion mask, and a whole-frame detection every ``motion.refresh_s`` where the light
-has changed since the last one (none on a perfectly still picture). Real cameras are a
+**quiet scene** (nobody, nothing moving) costs ``quiet_decode_share`` of the stream's
+decoding (a still camera decodes its key frames only: ``motion.sleep_after_s``) plus
+``analysis_fps × quiet_ms``: the motion mask, and a whole-frame detection every
+``motion.refresh_s`` where the light has changed since the last one (none on a perfectly
+still picture). Both come from the same still scene measured awake and resting, and the
+share is applied to the crowd's decoding cost per frame. Real cameras are a
 mix; ``busy_share`` is the share of camera-hours that look like the crowd, and the cores per
 camera are ``busy_share × crowd + (1 − busy_share) × quiet``.
 
@@ -46,6 +49,7 @@ class Costs:
     embed_ratio: float = 0.16  # embeddings per detected face (measured: 25 of 155 at 5 fps)
     track_ms: float = 1.0  # tracking, alignment, quality, matching per analysed frame
     quiet_ms: float = 1.6  # per analysed frame of a still scene, beyond decoding (gated)
+    quiet_decode_share: float = 1.0  # of the stream's decoding, on a still scene
     quiet_detect_share: float = 0.02  # whole-frame detections per analysed frame, still scene
     gpu_fps: float | None = None  # analysed frames/s one GPU sustains (detect + embed)
     source: str = "defaults measured on the 2-core development machine (docs/scaling.md)"
@@ -93,6 +97,12 @@ class Costs:
                 quiet_ms=max(0.0, float(row["quiet_ms"])),
                 quiet_detect_share=row["whole_frames_detected"] / row["analysed_frames"],
             )
+            if "resting_decode_share" in row:  # measured resting on key frames
+                costs = replace(
+                    costs,
+                    quiet_ms=max(0.0, float(row["resting_quiet_ms"])),
+                    quiet_decode_share=float(row["resting_decode_share"]),
+                )
         return costs
 
 
@@ -147,10 +157,11 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
     track = d.analysis_fps * costs.track_ms / 1000
     on_gpu = costs.gpu_fps is not None
     crowd = decode + track + (0.0 if on_gpu else detect + embed)
-    quiet = decode + d.analysis_fps * costs.quiet_ms / 1000
+    quiet_decode = decode * costs.quiet_decode_share
+    quiet = quiet_decode + d.analysis_fps * costs.quiet_ms / 1000
     if on_gpu:  # the quiet scene's few whole-frame detections run on the GPUs
         quiet -= d.analysis_fps * costs.quiet_detect_share * costs.detect_ms / 1000
-    quiet = max(quiet, decode)
+    quiet = max(quiet, quiet_decode)
     cpu_per_camera = d.busy_share * crowd + (1 - d.busy_share) * quiet
     usable_cores = d.cores_per_node * d.target_utilisation
     cameras_per_cpu_node = max(1, math.floor(usable_cores / cpu_per_camera))
@@ -186,6 +197,7 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
             "cpu_cores": round(cpu_per_camera, 4),
             "crowd_cpu_cores": round(crowd, 4),
             "quiet_cpu_cores": round(quiet, 4),
+            "quiet_decode_cores": round(quiet_decode, 4),
             "busy_share": d.busy_share,
             "embeddings_per_s": round(d.analysis_fps * d.faces_per_frame * costs.embed_ratio, 3),
         },

@@ -117,3 +117,20 @@ def test_decode_and_quiet_costs_are_read_from_bench_pipeline_output():
     costs = Costs.from_json(bench, "bench.json")
     assert costs.decode_ms == pytest.approx(3.0)
     assert (costs.quiet_ms, costs.quiet_detect_share) == (1.2, 0.02)
+
+
+def test_a_camera_resting_on_key_frames_is_charged_its_share_of_decoding():
+    bench = {
+        "still_scene": [
+            {"scene": "empty", "quiet_ms": 1.2, "whole_frames_detected": 1,
+             "analysed_frames": 300, "resting_decode_share": 0.25, "resting_quiet_ms": 0.4},
+        ],
+    }  # fmt: skip
+    costs = Costs.from_json(bench, "bench.json")
+    assert (costs.quiet_decode_share, costs.quiet_ms) == (0.25, 0.4)
+    resting = plan(Deployment(cameras=7000, busy_share=0.0), costs)["per_camera"]
+    awake = plan(Deployment(cameras=7000, busy_share=0.0))["per_camera"]
+    # a quarter of 25 frames × 4.7 ms, and 5 analysed frames × 0.4 ms
+    assert resting["quiet_decode_cores"] == pytest.approx(0.25 * 0.1175, abs=1e-4)
+    assert resting["quiet_cpu_cores"] == pytest.approx(0.25 * 0.1175 + 0.002, abs=1e-4)
+    assert awake["quiet_cpu_cores"] > 3 * resting["quiet_cpu_cores"]
