@@ -49,7 +49,7 @@ class Costs:
     embed_ratio: float = 0.16  # embeddings per detected face (measured: 25 of 155 at 5 fps)
     track_ms: float = 1.0  # tracking, alignment, quality, matching per analysed frame
     quiet_ms: float = 1.6  # per analysed frame of a still scene, beyond decoding (gated)
-    quiet_decode_share: float = 1.0  # of the stream's decoding, on a still scene
+    quiet_decode_share: float = 0.24  # of the stream's decoding, resting on key frames
     quiet_detect_share: float = 0.02  # whole-frame detections per analysed frame, still scene
     gpu_fps: float | None = None  # analysed frames/s one GPU sustains (detect + embed)
     source: str = "defaults measured on the 2-core development machine (docs/scaling.md)"

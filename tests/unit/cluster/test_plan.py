@@ -87,9 +87,11 @@ def test_a_quiet_scene_costs_decoding_and_the_mix_sits_between_crowd_and_quiet()
     mixed = plan(Deployment(cameras=7000, busy_share=0.2))
     per = mixed["per_camera"]
     assert per["crowd_cpu_cores"] == pytest.approx(crowd["cpu_cores"])
-    # 25 decoded frames × 4.7 ms + 5 analysed frames × 1.6 ms (mask and refresh)
-    assert per["quiet_cpu_cores"] == pytest.approx(0.1175 + 0.008)
-    assert per["cpu_cores"] == pytest.approx(0.2 * 0.3769 + 0.8 * 0.1255, abs=1e-4)
+    # 24 % of 25 decoded frames × 4.7 ms (key frames only while still) + 5 analysed frames
+    # × 1.6 ms (mask and refresh)
+    quiet = 0.24 * 0.1175 + 0.008
+    assert per["quiet_cpu_cores"] == pytest.approx(quiet, abs=1e-4)
+    assert per["cpu_cores"] == pytest.approx(0.2 * 0.3769 + 0.8 * quiet, abs=1e-4)
     assert mixed["cpu"]["nodes"] < plan(Deployment(cameras=7000))["cpu"]["nodes"]
     with pytest.raises(ValueError, match="busy share"):
         plan(Deployment(cameras=1, busy_share=1.5))
@@ -129,7 +131,8 @@ def test_a_camera_resting_on_key_frames_is_charged_its_share_of_decoding():
     costs = Costs.from_json(bench, "bench.json")
     assert (costs.quiet_decode_share, costs.quiet_ms) == (0.25, 0.4)
     resting = plan(Deployment(cameras=7000, busy_share=0.0), costs)["per_camera"]
-    awake = plan(Deployment(cameras=7000, busy_share=0.0))["per_camera"]
+    awake = plan(Deployment(cameras=7000, busy_share=0.0), Costs(quiet_decode_share=1.0))
+    awake = awake["per_camera"]
     # a quarter of 25 frames × 4.7 ms, and 5 analysed frames × 0.4 ms
     assert resting["quiet_decode_cores"] == pytest.approx(0.25 * 0.1175, abs=1e-4)
     assert resting["quiet_cpu_cores"] == pytest.approx(0.25 * 0.1175 + 0.002, abs=1e-4)
