@@ -44,7 +44,7 @@ from watchkeeper.pipeline import CameraPipeline, MotionGatedAnalyzer, motion_gat
 from watchkeeper.pipeline.motion import MotionStats
 from watchkeeper.recognition import Recogniser
 from watchkeeper.store import Database, MediaStore, repository
-from watchkeeper.streams import open_source
+from watchkeeper.streams import KeyFrameSource, open_source
 from watchkeeper.vision import FaceAnalyzer
 from watchkeeper.vision.align import align_faces
 from watchkeeper.vision.factory import load_detector, load_embedder
@@ -402,12 +402,13 @@ def held_frame_video(
 
 
 def scene_video(pictures: Iterable[np.ndarray], shape: Any, rate: Any, path: Path) -> Path:
-    """``pictures`` (BGR, all of ``shape``) encoded as H.264 at ``rate`` frames/s."""
+    """``pictures`` (BGR, all of ``shape``) encoded as H.264 at ``rate`` frames/s, with a key
+    frame every ``KEY_INTERVAL_S`` (x264's default is every 10 s)."""
     with av.open(str(path), "w") as out:
         encoded = out.add_stream("libx264", rate=rate)
         encoded.width, encoded.height = shape[1], shape[0]
         encoded.pix_fmt = "yuv420p"
-        encoded.options = {"preset": "ultrafast"}
+        encoded.options = {"preset": "ultrafast", "g": str(round(KEY_INTERVAL_S * float(rate)))}
         for picture in pictures:
             for packet in encoded.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
                 out.mux(packet)
@@ -424,6 +425,7 @@ PASSERS_BY = ("img38.jpg", "img17.jpg", "img24.jpg")
 PASS_STARTS = (1 / 12, 5 / 12, 9 / 12)
 PASS_SECONDS = 8.0
 PHOTO_WIDTH = 320
+KEY_INTERVAL_S = 2.0  # the scenes' key-frame interval (within streams.max_key_interval_s)
 
 
 def passers_by_video(empty: np.ndarray, rate: Any, seconds: float, path: Path) -> Path:
@@ -509,7 +511,9 @@ def _still_row(
     settings: Settings,
     passes: int = 3,
 ) -> dict[str, Any]:
-    """One still scene: ungated once, gated ``passes`` times (the median pass reported).
+    """One still scene: ungated once, gated ``passes`` times with the camera kept awake and
+    ``passes`` times letting it rest on key frames (``motion.sleep_after_s``); the median
+    pass of each reported.
 
     Within each gated pass the CPU spent decoding and the CPU spent analysing are told apart
     (the analysis is timed around each frame handed to the pipeline), so "gated ÷ decoding"
@@ -524,15 +528,14 @@ def _still_row(
         "analysed_frames": frames,
         "decode_alone_cores": round(decode_s / duration, 4),
     }
-    ungated, _ = _still_pass(still, rate, skip_nonref, analyzer, settings, gating=False)
+    awake = settings.model_copy(
+        update={"motion": settings.motion.model_copy(update={"sleep_after_s": 0.0})}
+    )
+    ungated, _ = _still_pass(still, rate, skip_nonref, analyzer, awake, gating=False)
     row["ungated_cores"] = round((ungated["decode_s"] + ungated["analysis_s"]) / duration, 4)
-    runs = [
-        _still_pass(still, rate, skip_nonref, analyzer, settings, gating=True)
-        for _ in range(passes)
-    ]
-    runs.sort(key=lambda run: run[0]["analysis_s"] / run[0]["decode_s"])
-    median, gate = runs[len(runs) // 2]
+    median, gate = _median_pass(still, rate, skip_nonref, analyzer, awake, passes)
     decode, analysis = median["decode_s"], median["analysis_s"]
+    resting, _ = _median_pass(still, rate, skip_nonref, analyzer, settings, passes)
     row.update(
         {
             "decode_cores": round(decode / duration, 4),
@@ -544,16 +547,49 @@ def _still_row(
             "sightings": median["sightings"],
             "sightings_ungated": ungated["sightings"],
             "gated_over_decode": round((decode + analysis) / decode, 3),
-            "gated_over_decode_range": [
-                round(1 + run["analysis_s"] / run["decode_s"], 3) for run, _ in (runs[0], runs[-1])
-            ],
+            "gated_over_decode_range": median["range"],
             "ungated_over_decode": round(row["ungated_cores"] / (decode / duration), 3),
             # beyond decoding, per analysed frame: motion mask, scene-cut thumbnail, tracker,
             # the whole frames detected and any embeddings
             "quiet_ms": round(1000 * analysis / frames, 3),
+            # resting on key frames while still: everything over decoding every frame
+            "resting_cores": round((resting["decode_s"] + resting["analysis_s"]) / duration, 4),
+            "resting_over_decode": round((resting["decode_s"] + resting["analysis_s"]) / decode, 3),
+            "resting_decode_share": round(resting["decode_s"] / decode, 3),
+            "resting_quiet_ms": round(1000 * resting["analysis_s"] / frames, 3),
+            "resting_frames_decoded": resting["decoded"],
+            "frames_decoded": median["decoded"],
+            "resting_sightings": resting["sightings"],
+            "resting_first_seen_later_s": [
+                round((late - early) / float(stream_rate(still)), 2)
+                for early, late in zip(
+                    median["first_frames"], resting["first_frames"], strict=False
+                )
+            ],
         }
     )
     return row
+
+
+def _median_pass(
+    still: Path,
+    rate: float,
+    skip_nonref: bool,
+    analyzer: FaceAnalyzer,
+    settings: Settings,
+    passes: int,
+) -> tuple[dict[str, Any], MotionStats]:
+    """The median of ``passes`` gated passes by analysis ÷ decoding, and that ratio's range."""
+    runs = [
+        _still_pass(still, rate, skip_nonref, analyzer, settings, gating=True)
+        for _ in range(passes)
+    ]
+    runs.sort(key=lambda run: run[0]["analysis_s"] / run[0]["decode_s"])
+    median, gate = runs[len(runs) // 2]
+    median["range"] = [
+        round(1 + run["analysis_s"] / run["decode_s"], 3) for run, _ in (runs[0], runs[-1])
+    ]
+    return median, gate
 
 
 def _still_pass(
@@ -564,18 +600,24 @@ def _still_pass(
     settings: Settings,
     gating: bool,
 ) -> tuple[dict[str, Any], MotionStats]:
-    """One pass over the still scene: CPU seconds decoding and analysing, and the gate's stats."""
+    """One pass over the still scene: CPU seconds decoding and analysing, and the gate's stats.
+
+    The source is told after each frame whether the camera rests, as the camera worker does.
+    """
     analysis = motion_gated(analyzer, settings.motion, rate, gating)
     pipeline = CameraPipeline("still", analysis, settings.tracking, settings.vision.min_quality)
     source = open_source(str(still), "still", rate, skip_nonref=skip_nonref)
+    assert isinstance(source, KeyFrameSource)
     analysing = 0.0
+    first_frames = []
     total = time.process_time()
     for frame in source.frames():
         started = time.process_time()
-        pipeline.process(frame)
+        first_frames += [s.first_frame for s in pipeline.process(frame)]
+        source.key_frames_only(pipeline.resting)
         analysing += time.process_time() - started
     started = time.process_time()
-    pipeline.finish()
+    first_frames += [s.first_frame for s in pipeline.finish()]
     analysing += time.process_time() - started
     total = time.process_time() - total
     stats = analysis.stats if isinstance(analysis, MotionGatedAnalyzer) else MotionStats()
@@ -584,6 +626,8 @@ def _still_pass(
         **timings,
         "embedded": pipeline.stats.embedded,
         "sightings": pipeline.stats.sightings,
+        "first_frames": sorted(first_frames),
+        "decoded": source.health.frames_in,
     }, stats
 
 
