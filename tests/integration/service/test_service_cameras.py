@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import cv2
 import pytest
 
@@ -119,3 +121,44 @@ def test_a_camera_with_an_unreachable_host_keeps_retrying_without_blocking_start
     finally:
         services.stop()
         good.stop()
+
+
+def still_scene_video(path: Path) -> Path:
+    """4 s of the top left of the clip's first frame (the arcade's roof, nobody in it) held,
+    640×360 at 25 fps, a key frame every 0.4 s."""
+    source = open_source(str(CLIP), "clip", analysis_fps=25)
+    empty = next(iter(source.frames())).image[:360, :640].copy()
+    source.close()
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "10"}
+        for _ in range(100):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(empty, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_a_camera_on_a_still_scene_rests_on_its_key_frames(tmp_path, analyzer):
+    ctx = make_context(
+        tmp_path / "data", analyzer, streams=FAST_RECONNECT, motion={"sleep_after_s": 1.0}
+    )
+    server = RtspServer(still_scene_video(tmp_path / "hall.mp4")).start()
+    services = Services(ctx)
+    camera = add(ctx, "hall", server.url)
+    services.start()
+    try:
+        resting = wait_for(
+            lambda: (s := services.cameras.status(camera)).key_frames_only and s,
+            30, "the camera to rest on key frames",
+        )  # fmt: skip
+        assert resting.state == "connected"
+        frames_in = resting.frames_in
+        time.sleep(2.0)  # key frames only: 2.5 a second instead of 25
+        assert services.cameras.status(camera).frames_in - frames_in <= 8
+    finally:
+        services.stop()
+        server.stop()
+        ctx.close()
