@@ -10,7 +10,9 @@ The association is by box geometry only (no appearance), which is enough at the 
 rates used (5 frames/s and up): each open track predicts its next box with a constant
 velocity, detections are paired with predictions greedily by overlap, and a detection that
 does not overlap any prediction may still continue a track whose centre is close and whose
-size is similar (a face that moved fast between two analysed frames). Unpaired detections
+size is similar (a face that moved fast between two analysed frames). A track seen only once
+has no velocity to predict with yet: it reaches further for its second detection, where no
+other track or detection is in reach (someone crossing the picture). Unpaired detections
 start new tracks; a track unseen for ``max_missed`` analysed frames closes. A shot change
 closes every track at once (:meth:`FaceTracker.flush`, called by the camera pipeline when
 ``pipeline.scenecut`` sees one): geometry alone would hand a track to whoever stands where its
@@ -30,7 +32,11 @@ from watchkeeper.pipeline.selection import Moments
 from watchkeeper.vision.align import crop_with_margin
 from watchkeeper.vision.boxes import iou_matrix
 
-MAX_CENTRE_SHIFT = 0.8  # in face sizes: how far a face may move between analysed frames
+MAX_CENTRE_SHIFT = 0.8  # in face sizes: how far a face may move from where it was predicted
+# A track seen once has no velocity to predict with, so its first step is judged from where it
+# was: someone walking across the picture at 1.4 m/s moves about 9 face widths a second,
+# nearly 2 between two frames analysed at 5 fps.
+MAX_FIRST_SHIFT = 2.0
 MAX_SIZE_RATIO = 1.6  # how much its box may grow or shrink meanwhile
 
 
@@ -58,8 +64,11 @@ class Track:
         return box
 
 
-def proximity_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
-    """A fallback affinity in 0..1 for boxes that do not overlap: near centres, similar sizes."""
+def proximity_matrix(
+    a: FloatArray, b: FloatArray, max_shift: float = MAX_CENTRE_SHIFT
+) -> FloatArray:
+    """A fallback affinity in 0..1 for boxes that do not overlap: near centres (``max_shift``
+    face sizes at most), similar sizes."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), np.float32)
     centre_a = (a[:, :2] + a[:, 2:]) / 2
@@ -71,8 +80,8 @@ def proximity_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
     ratio = np.maximum(size_a[:, None], size_b[None, :]) / np.maximum(
         np.minimum(size_a[:, None], size_b[None, :]), 1e-6
     )
-    close = (shift < MAX_CENTRE_SHIFT) & (ratio < MAX_SIZE_RATIO)
-    return np.where(close, 1.0 - shift / MAX_CENTRE_SHIFT, 0.0).astype(np.float32)
+    close = (shift < max_shift) & (ratio < MAX_SIZE_RATIO)
+    return np.where(close, 1.0 - shift / max_shift, 0.0).astype(np.float32)
 
 
 class FaceTracker:
@@ -131,9 +140,33 @@ class FaceTracker:
             return []
         predicted = np.stack([t.predicted_box() for t in self.tracks])
         overlap = iou_matrix(predicted, boxes)
-        affinity = np.where(
-            overlap >= self.config.iou_threshold, 1.0 + overlap, proximity_matrix(predicted, boxes)
+        near = proximity_matrix(predicted, boxes)
+        affinity = np.where(overlap >= self.config.iou_threshold, 1.0 + overlap, near)
+        return self._pair(np.maximum(affinity, self._first_steps(predicted, boxes, affinity)))
+
+    def _first_steps(
+        self, predicted: FloatArray, boxes: FloatArray, affinity: FloatArray
+    ) -> FloatArray:
+        """Links for tracks seen once, out to ``MAX_FIRST_SHIFT``, where nothing else is near.
+
+        Such a track has no velocity yet, so a fast walker's second detection lies beyond the
+        usual reach; the wider reach is taken only where it is unambiguous (the track's only
+        candidate, and the detection's only track), as in a crowd it would hand new faces to
+        whoever stood near.
+        """
+        once = np.array([t.detections == 1 for t in self.tracks])
+        if not once.any():
+            return np.zeros_like(affinity)
+        wide = proximity_matrix(predicted, boxes, MAX_FIRST_SHIFT)
+        reach = wide > 0
+        lone = (reach.sum(axis=1, keepdims=True) == 1) & (reach.sum(axis=0, keepdims=True) == 1)
+        unclaimed = (affinity <= 0).all(axis=1, keepdims=True) & (affinity <= 0).all(
+            axis=0, keepdims=True
         )
+        return np.where(once[:, None] & lone & unclaimed, wide, 0.0).astype(np.float32)
+
+    def _pair(self, affinity: FloatArray) -> list[tuple[int, int]]:
+        """Greedy pairing, strongest affinity first; none at zero."""
         pairs: list[tuple[int, int]] = []
         used_tracks: set[int] = set()
         used_faces: set[int] = set()

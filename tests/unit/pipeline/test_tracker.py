@@ -122,3 +122,20 @@ def test_fast_shrinking_face_is_never_predicted_inside_out() -> None:
     (track,) = tracker.tracks
     box = track.predicted_box()
     assert box[2] > box[0] and box[3] > box[1]
+
+
+def test_someone_crossing_the_picture_is_followed_from_the_first_step() -> None:
+    tracker = FaceTracker(TrackingConfig())
+    # a 57 px face moving 100 px per analysed frame (1.75 face sizes): beyond the usual reach
+    # until the track has a velocity, which it only gets from a second detection
+    frames = [faces_at((20 + 100 * i, 300, 77 + 100 * i, 357)) for i in range(6)]
+    tracks = feed(tracker, frames)
+    assert [t.detections for t in tracks] == [6]
+
+
+def test_a_first_step_with_two_faces_in_reach_is_not_guessed() -> None:
+    tracker = FaceTracker(TrackingConfig())
+    # seen once at x = 200; next frame a face 90 px to either side: either could be them
+    frames = [faces_at((200, 300, 257, 357)), faces_at((110, 300, 167, 357), (290, 300, 347, 357))]
+    tracks = feed(tracker, frames)
+    assert sorted(t.detections for t in tracks) == [1, 1, 1]
