@@ -419,8 +419,8 @@ def scene_video(pictures: Iterable[np.ndarray], shape: Any, rate: Any, path: Pat
 
 # Real people from the example photos (three identities) who cross the empty scene one after
 # another: each walks across in PASS_SECONDS, starting at these fractions of the scene. At 8 s
-# a 57-pixel face moves 0.7 face sizes per analysed frame (5 fps), which the tracker follows;
-# crossing in 4 s (1.4 face sizes) it is never linked and yields a sighting per frame.
+# a 57-pixel face moves 0.7 face sizes per analysed frame (5 fps); crossing in 4 s it moves 1.4,
+# which the tracker follows from the second frame on only since decision 0032.
 PASSERS_BY = ("img38.jpg", "img17.jpg", "img24.jpg")
 PASS_STARTS = (1 / 12, 5 / 12, 9 / 12)
 PASS_SECONDS = 8.0
