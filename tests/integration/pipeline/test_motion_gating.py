@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from watchkeeper.config import MotionConfig, Settings
+from watchkeeper.crowd.render import blur_heads
+from watchkeeper.crowd.tiling import People
 from watchkeeper.domain import Frame, Sighting
 from watchkeeper.pipeline import CameraPipeline, CameraWorker, MotionGatedAnalyzer, motion_gated
 from watchkeeper.streams import open_source
@@ -140,12 +142,8 @@ def test_a_camera_can_turn_the_gate_off_and_the_default_is_on(analyzer: FaceAnal
 
 
 def emptied(image: np.ndarray, analyzer: FaceAnalyzer) -> np.ndarray:
-    """The scene with every face blurred beyond recognition: nobody there."""
-    empty = image.copy()
-    for x1, y1, x2, y2 in analyzer.analyse(image).faces.boxes.astype(int):
-        pad = (x2 - x1) // 2
-        x1, y1, x2, y2 = max(0, x1 - pad), max(0, y1 - pad), x2 + pad, y2 + pad
-        empty[y1:y2, x1:x2] = cv2.blur(empty[y1:y2, x1:x2], (61, 61))
+    """The scene with every face blurred as the crowd view blurs them: nobody there."""
+    empty = blur_heads(image, People.empty(), analyzer.analyse(image).faces.boxes)
     assert len(analyzer.analyse(empty).faces) == 0
     return empty
 
