@@ -117,4 +117,4 @@ def test_a_live_rtsp_camera_decodes_key_frames_alone_and_wakes(
     assert resting == [False, True, False]
     gaps = {phase: float(np.median(np.diff(stamps[-6:]))) for phase, stamps in times.items()}
     assert gaps["awake"] < 0.08 and gaps["woken"] < 0.08  # 25 frames a second
-    assert 0.3 < gaps["asleep"] < 0.5  # the key frames: one every 0.4 s
+    assert 0.25 < gaps["asleep"] < 0.6  # the key frames: one every 0.4 s
