@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from support.video import write_h264
 from watchkeeper.demo import CLIP
 from watchkeeper.domain import ImageArray
 from watchkeeper.vision.imageio import encode_jpeg
@@ -34,18 +35,11 @@ def spliced_clip(path: Path) -> Path:
     if path.exists():
         return path
     frames = _frames()
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "20", "preset": "ultrafast"}
-        for index, image in enumerate(frames):
-            if index >= CUT:
-                image = np.roll(image, SHIFT, axis=(0, 1))
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
+    shifted = (
+        np.roll(image, SHIFT, axis=(0, 1)) if index >= CUT else image
+        for index, image in enumerate(frames)
+    )
+    return write_h264(path, shifted, crf=20)
 
 
 def second_person_jpeg(spliced: Path) -> bytes:

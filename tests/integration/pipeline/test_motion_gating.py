@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from support.video import write_h264
 from watchkeeper.config import MotionConfig, Settings
 from watchkeeper.crowd.render import blur_heads
 from watchkeeper.crowd.tiling import People
@@ -152,23 +153,18 @@ def corridor(empty: np.ndarray, face: np.ndarray, path: Path) -> Path:
     """20 s at 25 fps of the empty scene, a key frame every 2 s; from 9.3 s to 17.3 s a
     person crosses it: a quiet camera's moment of work."""
     rate, seconds, enters, crossing = 25, 20.0, 9.3, 8.0
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=rate)
-        stream.width, stream.height = empty.shape[1], empty.shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": str(2 * rate)}
-        for index in range(round(seconds * rate)):
-            picture = empty
-            walked = (index / rate - enters) / crossing
-            if 0 <= walked < 1:
-                picture = empty.copy()
-                x, y = round(walked * (empty.shape[1] - face.shape[1])), 700
-                picture[y : y + face.shape[0], x : x + face.shape[1]] = face
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+
+    def picture(index: int) -> np.ndarray:
+        walked = (index / rate - enters) / crossing
+        if not 0 <= walked < 1:
+            return empty
+        crossed = empty.copy()
+        x, y = round(walked * (empty.shape[1] - face.shape[1])), 700
+        crossed[y : y + face.shape[0], x : x + face.shape[1]] = face
+        return crossed
+
+    pictures = (picture(i) for i in range(round(seconds * rate)))
+    return write_h264(path, pictures, rate, key_interval=2 * rate)
 
 
 def watch(video: Path, analyzer: FaceAnalyzer, sleep_after_s: float) -> tuple[list[Sighting], int]:

@@ -6,12 +6,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import cv2
 import pytest
 
 from support.camera_servers import RtspServer, garbage_camera, mjpeg_camera
 from support.service_harness import make_context, wait_for
+from support.video import write_h264
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP
 from watchkeeper.service import Services
@@ -129,16 +129,7 @@ def still_scene_video(path: Path) -> Path:
     source = open_source(str(CLIP), "clip", analysis_fps=25)
     empty = next(iter(source.frames())).image[:360, :640].copy()
     source.close()
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": "10"}
-        for _ in range(100):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(empty, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return write_h264(path, [empty] * 100, key_interval=10)
 
 
 def test_a_camera_on_a_still_scene_rests_on_its_key_frames(tmp_path, analyzer):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from support.camera_servers import RtspServer
+from support.video import write_h264
 from watchkeeper.streams import KeyFrameSource, open_source
 
 CLIP = Path(__file__).parents[3] / "examples" / "data" / "video" / "facenet-pytorch-video.mp4"
@@ -30,19 +31,13 @@ def scene() -> np.ndarray:
 
 def video(scene: np.ndarray, path: Path, gop: int, frames: int) -> Path:
     """``frames`` pictures of the scene, a bar moving 4 px a frame; a key frame every ``gop``."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=RATE)
-        stream.width, stream.height = scene.shape[1], scene.shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": str(gop)}
-        for index in range(frames):
-            picture = scene.copy()
-            picture[150:200, 4 * index : 4 * index + 40] = 255
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+
+    def picture(index: int) -> np.ndarray:
+        moved = scene.copy()
+        moved[150:200, 4 * index : 4 * index + 40] = 255
+        return moved
+
+    return write_h264(path, (picture(i) for i in range(frames)), RATE, key_interval=gop)
 
 
 def every_picture(path: Path) -> list[np.ndarray]:
