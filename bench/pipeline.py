@@ -520,7 +520,7 @@ def _still_row(
     compares the two halves of the same pass instead of two runs that machine noise moves by
     ±10 %.
     """
-    duration = clip_duration(still)
+    duration, source_rate = clip_duration(still), stream_rate(still)
     decode_s, frames = decode_cpu_s(still, rate, skip_nonref)
     row: dict[str, Any] = {
         "scene": name,
@@ -561,7 +561,7 @@ def _still_row(
             "frames_decoded": median["decoded"],
             "resting_sightings": resting["sightings"],
             "resting_first_seen_later_s": [
-                round((late - early) / float(stream_rate(still)), 2)
+                round((late - early) / source_rate, 2)
                 for early, late in zip(
                     median["first_frames"], resting["first_frames"], strict=False
                 )
