@@ -194,13 +194,14 @@ class VideoFileSource(AvSource):
         rate = stream.average_rate or stream.guessed_rate or Fraction(25, 1)
         start_pts = stream.start_time or 0
         origin = self._start_time(container)
-        last_index = seen_index = -1
+        last_index = -1
+        last_pts: int | None = None  # of every packet, decoded or not
         try:
             for packet in container.demux(stream):
                 if self._stop.is_set():
                     return
                 if packet.pts is not None:
-                    seen_index = max(seen_index, round((packet.pts - start_pts) * time_base * rate))
+                    last_pts = packet.pts if last_pts is None else max(last_pts, packet.pts)
                 if not self._decodes(packet):
                     continue
                 for frame in packet.decode():
@@ -221,6 +222,7 @@ class VideoFileSource(AvSource):
         # A file cut at a packet boundary ends without an error: compare with its index
         # (the packets', as the frames after the last key frame may have been left undecoded).
         slack = MAX_SKIPPED_RUN if self._stream.codec_context.skip_frame == "NONREF" else 1
+        seen_index = -1 if last_pts is None else round((last_pts - start_pts) * time_base * rate)
         if stream.frames and max(last_index, seen_index) + 1 < stream.frames - slack:
             raise self._damaged(last_index, None)
 
