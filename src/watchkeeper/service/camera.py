@@ -341,6 +341,10 @@ class CameraRunner:
             state, reason = ("stopped", None) if self._stopping.is_set() else ("starting", None)
         elif self._finished or self._stopping.is_set():
             state, reason = "stopped", None
+        elif health.state == "stopped":
+            # the source has ended, but the worker is still deciding the tracks that were open
+            # at its end: "stopped" would tell a caller that their sightings are all recorded
+            state, reason = "connected", None
         else:
             state = health.state
             reason = health.last_error if state != "connected" else None

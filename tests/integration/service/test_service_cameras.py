@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,12 @@ import pytest
 from support.camera_servers import RtspServer, garbage_camera, mjpeg_camera
 from support.service_harness import make_context, wait_for
 from support.video import write_h264
+from watchkeeper.alerts import AlertService
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP
-from watchkeeper.service import Services
+from watchkeeper.domain import Match, Sighting
+from watchkeeper.service import InferenceBatcher, Services
+from watchkeeper.service.camera import CameraRunner, CameraSpec
 from watchkeeper.streams import open_source
 from watchkeeper.usecases import cameras as registry
 from watchkeeper.vision import FaceAnalyzer
@@ -121,6 +125,43 @@ def test_a_camera_with_an_unreachable_host_keeps_retrying_without_blocking_start
     finally:
         services.stop()
         good.stop()
+
+
+def test_a_recording_is_stopped_only_once_its_last_open_tracks_are_decided(ctx):
+    """The file ends with people in view: their tracks close after the last frame, and a caller
+    that waits for "stopped" (a test, an investigation, an operator) must find them recorded."""
+    last_frame = [f.index for f in open_source(str(CLIP), "probe", analysis_fps=2).frames()][-1]
+    deciding, go_on = threading.Event(), threading.Event()
+    asked: list[Sighting] = []
+
+    def match(sighting: Sighting) -> list[Match]:
+        asked.append(sighting)
+        if sighting.last_frame == last_frame:  # open when the file ended
+            deciding.set()
+            go_on.wait(30)
+        return []
+
+    batcher = InferenceBatcher(ctx.analyzer)
+    batcher.start()
+    alerts = AlertService(ctx.db, ctx.media, ctx.settings.notifications)
+    runner = CameraRunner(
+        CameraSpec(1, "recording", str(CLIP), analysis_fps=2), batcher, match, alerts,
+        ctx.settings,
+    )  # fmt: skip
+    runner.start()
+    try:
+        assert deciding.wait(60), "no track was open at the end of the clip"
+        held = runner.status()
+        assert held.state == "connected"  # read to its end, but not done
+        go_on.set()
+        done = wait_for(lambda: (s := runner.status()).state == "stopped" and s, 30, "the end")
+        assert done.frames_analysed == 9
+        assert done.sightings == len(asked)  # every sighting handed on by "stopped"
+    finally:
+        go_on.set()
+        runner.request_stop()
+        runner.join(10)
+        batcher.stop()
 
 
 def still_scene_video(path: Path) -> Path:
