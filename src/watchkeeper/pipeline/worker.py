@@ -52,13 +52,14 @@ class CameraWorker:
 
     def run(self) -> None:
         """Process the source until it ends or :meth:`stop` is called (in this thread)."""
+        resting_source = self.source if isinstance(self.source, KeyFrameSource) else None
         try:
             for frame in self.source.frames():
                 self._emit(self.pipeline.process(frame))
                 if self.on_frame is not None:
                     self.on_frame(frame)
-                if isinstance(self.source, KeyFrameSource):
-                    self.source.key_frames_only(self.pipeline.resting)
+                if resting_source is not None:
+                    resting_source.key_frames_only(self.pipeline.resting)
                 if self._stop.is_set():
                     break
         finally:
