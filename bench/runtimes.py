@@ -7,7 +7,10 @@ falls on all of them alike; compare the columns as ratios. The engines:
 - ``onnxruntime-int8bq``: ONNX Runtime on the file as shipped (block-quantised weights,
   only SFace's unused graph inputs removed) — what ran before dequantisation at load;
 - ``onnxruntime-f32``: ONNX Runtime on the weights dequantised once at load;
-- ``openvino-f32`` and ``openvino-bf16`` (bf16 only where the CPU has bf16 instructions).
+- ``openvino-f32`` and ``openvino-bf16`` (bf16 only where the CPU has bf16 instructions);
+- for YuNet also ``openvino-*-fixed``: OpenVINO compiled for the one canvas size, where the
+  product compiles it for any frame size. OpenVINO's CPU kernels for a size known only at
+  run time are slower; this column says by how much, for a future per-size compile.
 
 Inputs: frames of the bundled 1080p clip fitted to 1280×736 and 640×384 (what
 ``detection_max_side`` 1280 and 640 give for 16:9), and the aligned faces found in them.
@@ -40,15 +43,16 @@ from watchkeeper.vision.factory import DETECTORS, EMBEDDERS, load_detector, load
 from watchkeeper.vision.models import (
     BUNDLED,
     drop_unused,
+    fold_constant_dequantization,
     make_dims_dynamic,
     parse_model,
     verified_bytes,
 )
 from watchkeeper.vision.runtime import CompiledModel, select_runtime
 from watchkeeper.vision.runtime_onnx import OnnxRuntime
-from watchkeeper.vision.runtime_openvino import cpu_has_bf16
+from watchkeeper.vision.runtime_openvino import OpenVinoRuntime, cpu_has_bf16
 
-SIZES = {"1280x736": 1280, "640x384": 640}
+SIZES = {"1280x736": (1280, 736), "640x384": (640, 384)}
 BATCHES = (1, 8)
 
 
@@ -93,6 +97,20 @@ def _as_shipped(kind: str, probe: tuple[int, ...]) -> CompiledModel | None:
     return compiled
 
 
+def _fixed_detector(precision: str, width: int, height: int) -> Detector:
+    """YuNet on OpenVINO compiled for one ``width`` × ``height`` canvas, one thread."""
+    bundled = BUNDLED["yunet"]
+    model = fold_constant_dequantization(
+        parse_model(verified_bytes(bundled.path(), bundled.sha256), bundled.path())
+    )
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for dim, value in zip(dims, (1, 3, height, width), strict=True):
+        dim.ClearField("dim_param")
+        dim.dim_value = value
+    compiled = OpenVinoRuntime(1, precision).compile_onnx(model, f"yunet-{width}x{height}")
+    return DETECTORS["yunet"](compiled, max_side=width)
+
+
 def _interleaved_ms(runs: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
     """Median ms of each run, after one warm-up each, taking turns repeat by repeat."""
     for run in runs.values():
@@ -108,7 +126,7 @@ def _interleaved_ms(runs: dict[str, Callable[[], Any]], repeat: int) -> dict[str
 
 def bench_detectors(frames: Sequence[np.ndarray], repeat: int) -> list[dict[str, Any]]:
     rows = []
-    for size, max_side in SIZES.items():
+    for size, (max_side, height) in SIZES.items():
         detectors: dict[str, Detector] = {}
         for label, config in engines().items():
             if config is None:
@@ -119,6 +137,9 @@ def bench_detectors(frames: Sequence[np.ndarray], repeat: int) -> list[dict[str,
                 detectors[label] = load_detector(
                     config.model_copy(update={"detection_max_side": max_side})
                 )
+                if config.runtime == "openvino":
+                    fixed = _fixed_detector(config.precision, max_side, height)
+                    detectors[f"{label}-fixed"] = fixed
         runs = {
             label: (lambda d=detector: [d.detect(frame) for frame in frames])
             for label, detector in detectors.items()
