@@ -201,6 +201,22 @@ def test_ann_index_above_exact_limit_keeps_recall_at_one(ann: str) -> None:
 
 
 @pytest.mark.parametrize("ann", ["ivf", "hnsw"])
+def test_ann_index_scores_are_the_exact_cosines_of_the_templates_it_returns(ann: str) -> None:
+    # The IVF lists hold one-byte codes; a threshold a few hundredths from impostor scores
+    # must still be compared with exact cosines, so what it found is re-ranked exactly.
+    rng = np.random.default_rng(8)
+    vectors, persons = clustered(rng, 300, 5, dim=128)
+    gallery = filled(vectors, persons, exact_limit=100, ann=ann)
+    queries = unit(rng.standard_normal((50, 128)) + 2 * vectors[::30])
+
+    result = gallery.search(queries, k=5, model=MODEL)
+
+    exact = np.take_along_axis(queries @ vectors.T, result.template_ids - 1000, axis=1)
+    assert gallery.kind == ann
+    np.testing.assert_allclose(result.scores, exact, atol=1e-5)
+
+
+@pytest.mark.parametrize("ann", ["ivf", "hnsw"])
 def test_adding_past_the_exact_limit_switches_to_the_ann_index_and_keeps_everything(
     ann: str,
 ) -> None:
