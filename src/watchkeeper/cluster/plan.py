@@ -36,6 +36,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from watchkeeper.config import MatchingConfig
+
 BYTES_PER_MB = 1024 * 1024
 
 
@@ -126,6 +128,7 @@ class Deployment:
     notification_targets: int = 1
     gallery_templates: int = 100_000
     embedding_dim: int = 128
+    exact_search_limit: int = MatchingConfig.model_fields["exact_search_limit"].default
     counters_flush_s: float = 60.0
     busy_share: float = 1.0  # share of cameras (camera-hours) that see a crowd; the rest: quiet
 
@@ -144,8 +147,24 @@ class Deployment:
 
 # Rows one alert writes: sighting, match, audit record, alert, alert link; plus outbox rows.
 ROWS_PER_ALERT = 5
-HNSW_BYTES_PER_VECTOR = 2 * 32 * 4  # links of an HNSW graph with M = 32
+# What each enrolled template costs a gallery replica beyond its float32 vector: its template,
+# person and watchlist ids and its live flag, and above the exact-search limit the inverted
+# file's one-byte-per-dimension code and list id (matching/gallery.py, decision 0041).
+GALLERY_ROW_BYTES = 3 * 8 + 1
+IVF_ROW_BYTES = 8  # plus one byte per dimension
 FRAME_BUFFERS_MB_PER_CAMERA = 40  # decoder reference frames and queues of a 1080p stream
+
+
+def gallery_index_bytes(d: Deployment) -> int:
+    """A gallery replica's bytes beyond the vectors themselves, as ``Gallery.memory_bytes``
+    counts them: exact search up to ``exact_search_limit`` templates, the inverted file
+    above (about 4·√N lists, a power of two, each with a float32 centroid)."""
+    rows = d.gallery_templates
+    held = rows * GALLERY_ROW_BYTES
+    if rows > d.exact_search_limit:
+        lists = min(rows, 2 ** max(0, round(math.log2(max(1.0, 4 * math.sqrt(rows))))))
+        held += rows * (d.embedding_dim + IVF_ROW_BYTES) + lists * d.embedding_dim * 4
+    return held
 
 
 def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
@@ -185,7 +204,7 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
     rows_per_s = alerts_per_s * (ROWS_PER_ALERT + d.notification_targets)
     counter_rows_per_s = d.cameras / d.counters_flush_s
     vectors_mb = d.gallery_templates * d.embedding_dim * 4 / BYTES_PER_MB
-    index_mb = d.gallery_templates * HNSW_BYTES_PER_VECTOR / BYTES_PER_MB
+    index_mb = gallery_index_bytes(d) / BYTES_PER_MB
     workers = cpu_nodes  # one camera-worker process per CPU node holds one gallery
     return {
         "inputs": {"deployment": asdict(d), "costs": asdict(costs)},

@@ -2,9 +2,11 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from watchkeeper.cluster.plan import MEASURED, Costs, Deployment, plan
+from watchkeeper.cluster.plan import MEASURED, Costs, Deployment, gallery_index_bytes, plan
+from watchkeeper.matching import Gallery
 
 
 def test_the_reference_city_on_cpus_needs_a_core_and_a_third_of_one_per_camera_stream():
@@ -43,6 +45,20 @@ def test_database_and_gallery_figures_scale_with_alerts_and_templates():
     assert big["gallery"]["total_mb"] == pytest.approx(
         big["gallery"]["per_replica_mb"] * big["gallery"]["replicas"], rel=1e-3
     )
+
+
+@pytest.mark.parametrize("templates", [2_000, 5_000], ids=["exact search", "inverted file"])
+def test_gallery_memory_is_what_a_real_gallery_of_that_size_reports(templates):
+    deployment = Deployment(cameras=1, gallery_templates=templates, exact_search_limit=3_000)
+    vectors = np.random.default_rng(0).standard_normal((templates, 128)).astype(np.float32)
+    gallery = Gallery("plan@1", 128, exact_limit=3_000)
+    ids = np.arange(templates)
+    gallery.rebuild(ids, ids // 5, ids % 3, vectors, model="plan@1", version=1)
+
+    planned = templates * 128 * 4 + gallery_index_bytes(deployment)
+
+    assert gallery.kind == ("exact" if templates <= 3_000 else "ivf")
+    assert planned == gallery.memory_bytes
 
 
 def test_costs_are_read_from_bench_pipeline_output(tmp_path):
