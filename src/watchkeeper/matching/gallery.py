@@ -7,8 +7,8 @@ a mismatch is refused.
 The index follows the size (docs/decisions/0003-gallery-index.md, 0041-ivf-gallery.md). Up to
 ``exact_limit`` templates it is an exact inner-product scan (``IndexFlatIP``): a few
 milliseconds a probe, always the true nearest, and removals in place. Above it, an
-approximate index (``ann``): an inverted file (the default: a million face templates in under
-a millisecond at recall@1 ≥ 0.99, built in seconds) or an HNSW graph (``IndexHNSWFlat``).
+approximate index (``ann``): an inverted file (the default: a million face templates in about
+a millisecond at recall@1 0.99, built in seconds) or an HNSW graph (``IndexHNSWFlat``).
 The inverted file scans one-byte-per-dimension codes of the templates and re-ranks what they
 find against the uncompressed templates kept beside them (``IndexRefineFlat`` over
 ``IndexIVFScalarQuantizer``), so every score it returns is an exact cosine. Neither index
