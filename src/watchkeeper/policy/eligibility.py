@@ -118,11 +118,7 @@ def load_snapshot(s: Session, require_authorisation: bool) -> PolicySnapshot:
     return PolicySnapshot(
         require_authorisation=require_authorisation,
         version=policy_store.policy_version(s),
-        expiry={
-            p.id: _aware(p.expires_at)
-            for p in repository.list_persons(s)
-            if p.expires_at is not None
-        },
+        expiry={person: _aware(expires) for person, expires in policy_store.person_expiries(s)},
         unapproved=frozenset(policy_store.unapproved_persons(s)),
         review_by={wl.id: _aware(wl.review_by) for wl in watchlists if wl.review_by is not None},
         watchlist_names={wl.id: wl.name for wl in watchlists},

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from watchkeeper.store.errors import NotFound, StoreError
-from watchkeeper.store.models import Base, Camera, Meta, Sighting, Watchlist, utcnow
+from watchkeeper.store.models import Base, Camera, Meta, Person, Sighting, Watchlist, utcnow
 
 POLICY_VERSION = "policy_version"
 BLOCK_REASONS = ("expired", "not_authorised", "review_overdue", "pending_approval")
@@ -322,6 +322,13 @@ def unapproved_persons(s: Session) -> set[int]:
         Approval.kind == "enrol_wanted", Approval.approved_at.is_(None)
     )
     return {int(v) for v in s.scalars(query)}
+
+
+def person_expiries(s: Session) -> list[tuple[int, datetime]]:
+    """(person id, expiry) of every person enrolled until a date: two columns, not whole rows,
+    as the rules are read again at every gallery change (a million templates: 200,000 rows)."""
+    query = select(Person.id, Person.expires_at).where(Person.expires_at.is_not(None))
+    return [(int(person), expires) for person, expires in s.execute(query)]
 
 
 # --- archived sightings ----------------------------------------------------------------------
