@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "pipeline": (["--json"], ["--json", "--only", "end-to-end"], "stdout"),
     "enrolment": (["--json"], ["--json"], "stdout"),
     "gallery": ([], ["--sizes", "1000,10000,100000", "--search", "32,64"], "file"),
+    "gallery_refresh": ([], ["--templates", "200000"], "file"),
     "latency": (["--json", "--seconds", "60"], ["--json", "--seconds", "20"], "stdout"),
     "streams": (["--json"], ["--json", "--counts", "1,2,4", "--seconds", "15"], "stdout"),
     "api": (["--json"], ["--json", "--requests", "300"], "stdout"),

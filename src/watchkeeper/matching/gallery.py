@@ -197,6 +197,12 @@ class Gallery:
         """``"exact"``, ``"ivf"`` or ``"hnsw"``: the index now searched."""
         return self._contents.kind
 
+    def template_ids(self) -> IntArray:
+        """The ids of the templates searched now (not those masked out)."""
+        with self._lock.read():
+            contents = self._contents
+            return contents.template_ids[contents.alive]
+
     @property
     def masked(self) -> int:
         """Removed templates still held by an approximate index; :meth:`compact` frees them."""

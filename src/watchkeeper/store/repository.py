@@ -41,6 +41,7 @@ from watchkeeper.store.policy import SightingTemplate
 from watchkeeper.store.tables import metadata
 
 GALLERY_VERSION = "gallery_version"
+GALLERY_REMOVALS = "gallery_removals"  # deletes only: ids above the newest may be reused after one
 _VECTOR_DTYPE = np.dtype("<f4")
 
 
@@ -244,12 +245,17 @@ def add_template(
 
 
 def gallery_templates(
-    s: Session, model: str, active_at: datetime | None = None, cipher: Cipher | None = None
+    s: Session,
+    model: str,
+    active_at: datetime | None = None,
+    cipher: Cipher | None = None,
+    after_id: int = 0,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], domain.FloatArray]:
     """All templates of ``model``: (template_ids, person_ids, watchlist_ids, vectors (N, D)).
 
-    With ``active_at``, persons whose ``expires_at`` has passed by then are left out.
-    Encrypted templates need the ``cipher`` they were written with (else a ``CipherError``).
+    With ``active_at``, persons whose ``expires_at`` has passed by then are left out; with
+    ``after_id``, only templates stored after that one (ids grow). Encrypted templates need
+    the ``cipher`` they were written with (else a ``CipherError``).
     """
     query = (
         select(
@@ -260,7 +266,7 @@ def gallery_templates(
             Template.dimension,
         )
         .join(Person, Template.person_id == Person.id)
-        .where(Template.model == model)
+        .where(Template.model == model, Template.id > after_id)
         .order_by(Template.id)
     )
     if active_at is not None:
@@ -279,15 +285,30 @@ def gallery_templates(
     return ids[0], ids[1], ids[2], vectors.reshape(len(rows), -1).astype(np.float32)
 
 
+def template_tally(s: Session, model: str) -> tuple[int, int]:
+    """How many templates of ``model`` are stored, and the sum of their ids: two numbers that
+    tell a copy whether it holds the same set, without reading the set."""
+    query = select(func.count(Template.id), func.coalesce(func.sum(Template.id), 0))
+    count, total = s.execute(query.where(Template.model == model)).one()
+    return int(count), int(total)
+
+
 def gallery_version(s: Session) -> int:
     return int(s.scalar(select(Meta.value).where(Meta.key == GALLERY_VERSION)) or 0)
 
 
-def bump_gallery_version(s: Session) -> int:
-    """Increment the version in SQL (safe against concurrent writers) and return the new one."""
+def gallery_removals(s: Session) -> int:
+    """How many deletes have touched the gallery: a copy that saw this move must reload."""
+    return int(s.scalar(select(Meta.value).where(Meta.key == GALLERY_REMOVALS)) or 0)
+
+
+def bump_gallery_version(s: Session, removal: bool = False) -> int:
+    """Increment the version (and for a delete the removals) in SQL, safe against concurrent
+    writers; the new version."""
+    keys = [GALLERY_VERSION, GALLERY_REMOVALS] if removal else [GALLERY_VERSION]
     s.execute(
         update(Meta)
-        .where(Meta.key == GALLERY_VERSION)
+        .where(Meta.key.in_(keys))
         .values(value=cast(cast(Meta.value, Integer) + 1, Text))
     )
     return gallery_version(s)
@@ -415,7 +436,7 @@ def _after_delete(s: Session, shas: set[str], sighting_ids: set[int]) -> list[st
             if sha
         }
         s.execute(delete(Sighting).where(Sighting.id.in_(orphan_ids)))
-    bump_gallery_version(s)
+    bump_gallery_version(s, removal=True)
     return unreferenced_media(s, shas)
 
 
