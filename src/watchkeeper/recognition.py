@@ -55,10 +55,10 @@ BLOCK_REASONS = {
 UNKNOWN_CAMERA_RELOAD_S = 5.0
 RULES_MAX_AGE_S = 60.0
 # The gallery follows the store's enrolments — the templates stored since the newest it holds
-# are added — instead of being rebuilt at each (at a million templates a rebuild took 22 s and
-# 34 CPU-seconds, in every replica). It is rebuilt from the store after a delete (which may
-# free ids for reuse), when a template was committed late under an older id, and once an
-# approximate index has grown by this share since its lists were trained.
+# are added — instead of being rebuilt at each (at a million templates a rebuild took 20 s and
+# 33 CPU-seconds, in every replica; decision 0043). It is rebuilt from the store after a
+# delete (which may free ids for reuse), when a template was committed late under an older
+# id, and once an approximate index has grown by this share since its lists were trained.
 RETRAIN_GROWTH = 0.25
 
 
@@ -181,7 +181,8 @@ class Recogniser:
     def _follow(
         self, version: int, rows: tuple[npt.NDArray[np.int64], ...], vectors: FloatArray
     ) -> None:
-        """Add what was enrolled since: milliseconds, where a rebuild takes seconds."""
+        """Add what was enrolled since: under a second at a million templates, where a rebuild
+        takes about 20."""
         if len(rows[0]):
             self.gallery.add(*rows, vectors, model=self.model)
             self._newest_template = max(self._newest_template, int(rows[0].max()))
