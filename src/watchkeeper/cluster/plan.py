@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from watchkeeper.config import MatchingConfig
+from watchkeeper.matching.gallery import ivf_list_count
 
 BYTES_PER_MB = 1024 * 1024
 
@@ -158,12 +159,12 @@ FRAME_BUFFERS_MB_PER_CAMERA = 40  # decoder reference frames and queues of a 108
 def gallery_index_bytes(d: Deployment) -> int:
     """A gallery replica's bytes beyond the vectors themselves, as ``Gallery.memory_bytes``
     counts them: exact search up to ``exact_search_limit`` templates, the inverted file
-    above (about 4·√N lists, a power of two, each with a float32 centroid)."""
+    above (its lists each with a float32 centroid)."""
     rows = d.gallery_templates
     held = rows * GALLERY_ROW_BYTES
     if rows > d.exact_search_limit:
-        lists = min(rows, 2 ** max(0, round(math.log2(max(1.0, 4 * math.sqrt(rows))))))
-        held += rows * (d.embedding_dim + IVF_ROW_BYTES) + lists * d.embedding_dim * 4
+        centroids = ivf_list_count(rows) * d.embedding_dim * 4
+        held += rows * (d.embedding_dim + IVF_ROW_BYTES) + centroids
     return held
 
 

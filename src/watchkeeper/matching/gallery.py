@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -78,6 +79,13 @@ IVF_TRAINING_PER_LIST = 30  # k-means sample: 30 templates per list (FAISS's low
 # this bounds that widening when most of the gallery is ineligible for the caller.
 MAX_FETCH = 4096
 SNAPSHOT_FORMAT = 2  # 2: the inverted file scans one-byte codes and re-ranks exactly
+
+
+def ivf_list_count(templates: int) -> int:
+    """Lists of an inverted file over ``templates`` rows: about 4·√N, a power of two, at most
+    one per row (a million: 4,096). Capacity plans count them too."""
+    lists = 1 << max(0, round(math.log2(max(1.0, 4 * math.sqrt(templates)))))
+    return min(lists, templates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,8 +515,7 @@ class Gallery:
         and for compaction (``reconstruct`` by row).
         """
         count = len(vectors)
-        nlist = 1 << max(0, round(np.log2(max(1.0, 4 * np.sqrt(count)))))
-        nlist = min(nlist, count)
+        nlist = ivf_list_count(count)
         log.info(
             "building an IVF index of %d templates in %d lists for %s", count, nlist, self.model
         )
