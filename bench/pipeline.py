@@ -352,7 +352,7 @@ def bench_naive(
 
     Every face of every analysed frame is detected, aligned and embedded, one frame at a
     time, with no tracking, gating or screening: what a pipeline that knows nothing about
-    time costs. Compared with the pipeline's CPU per analysed frame (decode included).
+    time costs. ``compared_with_pipeline`` sets it against the pipeline, two ways.
     """
     vision = Settings().vision.model_copy(update={"intra_op_threads": 1, **vision_update})
     analyzer = FaceAnalyzer.from_config(vision)
@@ -375,6 +375,27 @@ def bench_naive(
         "faces_embedded": faces,
         "cpu_s": round(cpu, 3),
         "ms_per_frame": round(1000 * cpu / len(frames), 2),
+    }
+
+
+def compared_with_pipeline(naive: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, Any]:
+    """How many times cheaper the pipeline is per analysed frame than the naive pass, read
+    two ways.
+
+    ``x_cheaper_decode_charged``: the pipeline's whole CPU, decoding included, against a
+    naive pass that is handed its frames decoded (the strict reading, and the one earlier
+    notes quote). ``x_cheaper_analysis_only``: the pipeline's CPU less decoding the same clip
+    alone, so that both sides do analysis only (like for like; decoding measured apart, so
+    approximate).
+    """
+    frames = pipeline["frames"]
+    whole_ms = 1000 * pipeline["cpu_s"] / frames
+    analysis_ms = 1000 * (pipeline["cpu_s"] - pipeline["decode_cpu_s"]) / frames
+    return naive | {
+        "pipeline_ms_per_frame": round(whole_ms, 2),
+        "x_cheaper_decode_charged": round(naive["ms_per_frame"] / whole_ms, 2),
+        "pipeline_analysis_ms_per_frame": round(analysis_ms, 2),
+        "x_cheaper_analysis_only": round(naive["ms_per_frame"] / analysis_ms, 2),
     }
 
 
@@ -655,7 +676,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only in (None, "end-to-end"):
         results["end_to_end"] = bench_end_to_end(args.video, (5.0, 25.0), not args.decode_all)
         results["naive"] = [
-            bench_naive(args.video, 5.0, not args.decode_all, name, update)
+            compared_with_pipeline(
+                bench_naive(args.video, 5.0, not args.decode_all, name, update),
+                results["end_to_end"][0],
+            )
             for name, update in NAIVE_ENGINES.items()
         ]
         results["peak_rss_mib_after_end_to_end"] = peak_rss_mib()
