@@ -9,7 +9,8 @@ is timed (wall and CPU):
 - ``rules``: a change that moves the gallery version but no template (a watchlist's
   threshold);
 - ``enrolment``: one more person with one template;
-- ``delete``: one person deleted (a delete always rebuilds: its ids may be reused).
+- ``delete``: one person deleted (their templates are masked in place since decision 0044;
+  before it, a delete rebuilt the gallery, as a deleted template's id could be reused).
 
     .venv/bin/python bench/gallery_refresh.py --templates 200000 1000000
     .venv/bin/python bench/gallery_refresh.py --json out.json

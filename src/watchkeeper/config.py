@@ -482,7 +482,8 @@ class ServiceConfig(BaseModel):
         gt=0,
         le=3600,
         description="How often the service checks the store's gallery version; a change "
-        "(enrolment, deletion, expiry) rebuilds the gallery within this time.",
+        "(enrolment, deletion, expiry) reaches the running gallery within this time, enrolments "
+        "added and deletions masked in place (docs/decisions/0044-deletes-followed.md).",
     )
     shutdown_timeout_s: float = Field(
         default=10.0,

@@ -54,12 +54,23 @@ BLOCK_REASONS = {
 # they are reloaded at least this often, so that a camera moved to another group is followed.
 UNKNOWN_CAMERA_RELOAD_S = 5.0
 RULES_MAX_AGE_S = 60.0
-# The gallery follows the store's enrolments — the templates stored since the newest it holds
-# are added — instead of being rebuilt at each (at a million templates a rebuild took 20 s and
-# 33 CPU-seconds, in every replica; decision 0043). It is rebuilt from the store after a
-# delete (which may free ids for reuse), when a template was committed late under an older
-# id, and once an approximate index has grown by this share since its lists were trained.
+# The gallery follows the store instead of being rebuilt at each change (at a million templates
+# a rebuild took 20 s and 33 CPU-seconds, in every replica; decisions 0043 and 0044): the
+# templates stored since the newest it holds are added, and after a delete those it holds that
+# the store no longer does are masked (template ids are never reused). It is rebuilt from the
+# store when a template was committed late under an older id, and once an approximate index
+# has changed by this share (templates added or masked) since its lists were trained.
 RETRAIN_GROWTH = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class _GalleryChanges:
+    """What brings a running gallery in step with the store without a rebuild."""
+
+    gone: npt.NDArray[np.int64]  # ids of templates it holds that the store no longer does
+    rows: tuple[npt.NDArray[np.int64], ...]  # template, person and watchlist ids stored since
+    vectors: FloatArray  # those templates
+    removals: int  # the store's count of deletes that ``gone`` reflects
 
 
 class Recogniser:
@@ -93,7 +104,7 @@ class Recogniser:
         self._gallery_lock = threading.Lock()  # one gallery change at a time; taken first
         self._rules_loaded = 0.0
         self._loaded = False
-        self._removals = 0  # the store's count of deletes when the gallery was last rebuilt
+        self._removals = 0  # the store's count of deletes the gallery reflects
         self._newest_template = 0  # the highest template id the gallery holds
         self._built_rows = 0  # rows at the last rebuild, and added since
         self._added = 0
@@ -136,28 +147,31 @@ class Recogniser:
             if changes is None:
                 self._rebuild(version)
             else:
-                self._follow(version, *changes)
+                self._follow(version, changes)
         return True
 
-    def _gallery_changes(
-        self, session: Session
-    ) -> tuple[tuple[npt.NDArray[np.int64], ...], FloatArray] | None:
-        """The templates the store holds and the gallery does not yet (ids, persons,
-        watchlists; vectors), or None where only a rebuild brings the gallery in step."""
+    def _gallery_changes(self, session: Session) -> _GalleryChanges | None:
+        """What the store holds and the gallery does not, and the reverse; None where only a
+        rebuild brings the gallery in step."""
         gallery = self.gallery
-        if (
-            not self._loaded
-            or repository.gallery_removals(session) != self._removals
-            or (gallery.kind != "exact" and self._added > RETRAIN_GROWTH * self._built_rows)
-        ):
+        if not self._loaded:
             return None
+        removals = repository.gallery_removals(session)  # read first: a later delete moves it
+        held = gallery.template_ids()
+        gone = np.zeros(0, np.int64)
+        if removals != self._removals:
+            stored = np.isin(held, repository.template_ids(session, self.model))
+            gone, held = held[~stored], held[stored]
         ids, persons, watchlists, vectors = repository.gallery_templates(
             session, self.model, cipher=self.cipher, after_id=self._newest_template
         )
-        held = np.concatenate([gallery.template_ids(), ids])
+        changed = self._added + len(ids) + gallery.masked + len(gone)
+        if gallery.kind != "exact" and changed > RETRAIN_GROWTH * self._built_rows:
+            return None  # its lists were trained on too different a set: retrain them
+        held = np.concatenate([held, ids])
         if repository.template_tally(session, self.model) != (len(held), int(held.sum())):
             return None  # committed late under an id older than the newest held
-        return (ids, persons, watchlists), vectors
+        return _GalleryChanges(gone, (ids, persons, watchlists), vectors, removals)
 
     def _rebuild(self, version: int) -> None:
         with self.db.session(readonly=True) as session:
@@ -178,20 +192,22 @@ class Recogniser:
         self.last_refresh = "rebuilt"
         log.info("gallery at version %d: %d templates (rebuilt)", version, len(ids))
 
-    def _follow(
-        self, version: int, rows: tuple[npt.NDArray[np.int64], ...], vectors: FloatArray
-    ) -> None:
-        """Add what was enrolled since: under a second at a million templates, where a rebuild
-        takes about 20."""
-        if len(rows[0]):
-            self.gallery.add(*rows, vectors, model=self.model)
-            self._newest_template = max(self._newest_template, int(rows[0].max()))
-            self._added += len(rows[0])
+    def _follow(self, version: int, changes: _GalleryChanges) -> None:
+        """Mask what was deleted and add what was enrolled since: about a second at a million
+        templates, where a rebuild takes about 20."""
+        if len(changes.gone):
+            self.gallery.remove_templates(changes.gone)
+        ids = changes.rows[0]
+        if len(ids):
+            self.gallery.add(*changes.rows, changes.vectors, model=self.model)
+            self._newest_template = max(self._newest_template, int(ids.max()))
+            self._added += len(ids)
+        self._removals = changes.removals
         self.gallery.version = version
         self.last_refresh = "followed"
         log.info(
-            "gallery at version %d: %d templates (%d added)",
-            version, len(self.gallery), len(rows[0]),
+            "gallery at version %d: %d templates (%d added, %d removed)",
+            version, len(self.gallery), len(ids), len(changes.gone),
         )  # fmt: skip
 
     def screen(self, templates: FloatArray) -> npt.NDArray[np.bool_]:

@@ -133,9 +133,15 @@ class Photo(Base):
 
 
 class Template(Base):
-    """One enrolled face embedding; ``vector`` is float32 little-endian bytes."""
+    """One enrolled face embedding; ``vector`` is float32 little-endian bytes.
+
+    Its id is never handed out again, even on SQLite (``AUTOINCREMENT``; PostgreSQL's
+    sequences never reuse one): a running gallery tells a deleted template from a new one by
+    id alone (docs/decisions/0044-deletes-followed.md).
+    """
 
     __tablename__ = "templates"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)

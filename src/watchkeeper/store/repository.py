@@ -41,7 +41,7 @@ from watchkeeper.store.policy import SightingTemplate
 from watchkeeper.store.tables import metadata
 
 GALLERY_VERSION = "gallery_version"
-GALLERY_REMOVALS = "gallery_removals"  # deletes only: ids above the newest may be reused after one
+GALLERY_REMOVALS = "gallery_removals"  # deletes only: a copy then looks for what went
 _VECTOR_DTYPE = np.dtype("<f4")
 
 
@@ -285,6 +285,13 @@ def gallery_templates(
     return ids[0], ids[1], ids[2], vectors.reshape(len(rows), -1).astype(np.float32)
 
 
+def template_ids(s: Session, model: str) -> npt.NDArray[np.int64]:
+    """The ids of every stored template of ``model``, ascending: what a copy of the gallery
+    compares its own with after a delete (ids are never reused, so a missing one is gone)."""
+    query = select(Template.id).where(Template.model == model).order_by(Template.id)
+    return np.fromiter(s.scalars(query), np.int64)
+
+
 def template_tally(s: Session, model: str) -> tuple[int, int]:
     """How many templates of ``model`` are stored, and the sum of their ids: two numbers that
     tell a copy whether it holds the same set, without reading the set."""
@@ -298,7 +305,8 @@ def gallery_version(s: Session) -> int:
 
 
 def gallery_removals(s: Session) -> int:
-    """How many deletes have touched the gallery: a copy that saw this move must reload."""
+    """How many deletes have touched the gallery: a copy that sees this move looks for the
+    templates it holds that the store no longer does."""
     return int(s.scalar(select(Meta.value).where(Meta.key == GALLERY_REMOVALS)) or 0)
 
 

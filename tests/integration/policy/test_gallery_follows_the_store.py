@@ -1,6 +1,6 @@
 """A running recogniser's gallery follows the store: an enrolment is added to it in place, a
-delete rebuilds it (a deleted entry's ids may be reused), and it always matches what the store
-holds. Real SQLite, real models, real embeddings of real photos."""
+deleted entry's templates are masked in place, and it always matches what the store holds.
+Real SQLite, real models, real embeddings of real photos."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from support.policy_world import World, make_world, sighting_of
+from watchkeeper.config import MatchingConfig
+from watchkeeper.recognition import Recogniser
 from watchkeeper.store import repository
 from watchkeeper.store.models import Template
 from watchkeeper.usecases.persons import delete_person
@@ -49,21 +51,75 @@ def test_an_enrolment_is_added_to_the_running_gallery_and_matched(world: World):
     assert not recogniser.refresh()  # nothing moved since
 
 
-def test_a_deleted_entry_is_no_longer_matched_even_when_its_ids_are_reused(world: World):
+def test_a_deleted_entry_is_no_longer_matched_even_when_the_next_entry_takes_its_person_id(
+    world: World,
+):
     kept = world.enrol("missing", "angelina_jolie")
     gone = world.enrol("missing", "paul_rudd")
     recogniser = world.recogniser()
+    deleted = template_ids(world, gone.person_id)
     delete_person(world.db, world.media, "user:alice", gone.person_id, "found")
-    # SQLite hands the freed highest ids out again: the next entry takes the deleted one's
+    # SQLite hands the freed highest person id out again; template ids it never reuses
     taken = world.enrol("missing", "shea_whigham")
     assert taken.person_id == gone.person_id
+    assert min(template_ids(world, taken.person_id)) > max(deleted)
 
     assert recogniser.refresh()
 
-    assert recogniser.last_refresh == "rebuilt"
+    assert recogniser.last_refresh == "followed"
+    assert len(recogniser.gallery) == 2
     assert matched(world, recogniser, gone) == []
     assert matched(world, recogniser, taken) == [taken.person_id]
     assert matched(world, recogniser, kept) == [kept.person_id]
+
+
+def test_the_newest_template_deleted_is_not_reused_and_a_running_gallery_masks_it(world: World):
+    kept = world.enrol("missing", "angelina_jolie")
+    recogniser = world.recogniser()
+    gone = world.enrol("missing", "paul_rudd")
+    assert recogniser.refresh() and recogniser.last_refresh == "followed"
+    deleted = template_ids(world, gone.person_id)
+    delete_person(world.db, world.media, "user:alice", gone.person_id, "withdrawn")
+
+    assert recogniser.refresh()
+
+    assert recogniser.last_refresh == "followed"
+    assert matched(world, recogniser, gone) == []
+    assert matched(world, recogniser, kept) == [kept.person_id]
+    taken = world.enrol("missing", "shea_whigham")
+    assert min(template_ids(world, taken.person_id)) > max(deleted)  # never handed out again
+    assert recogniser.refresh() and recogniser.last_refresh == "followed"
+    assert matched(world, recogniser, taken) == [taken.person_id]
+    assert sorted(recogniser.gallery.template_ids()) == sorted(
+        template_ids(world, kept.person_id) + template_ids(world, taken.person_id)
+    )
+
+
+def test_an_inverted_file_is_rebuilt_once_deletes_have_masked_a_quarter_of_it(world: World):
+    names = ("angelina_jolie", "paul_rudd", "shea_whigham", "kate_siegel")
+    entries = [world.enrol("missing", name) for name in names]
+    recogniser = Recogniser(
+        world.db, MatchingConfig(exact_search_limit=2), world.analyzer.model,
+        world.analyzer.embedder.dimension, cipher=world.media.cipher,
+    )  # fmt: skip
+    assert recogniser.gallery.kind == "ivf"
+
+    delete_person(world.db, world.media, "user:alice", entries[1].person_id, "found")
+    assert recogniser.refresh()
+    assert (recogniser.last_refresh, recogniser.gallery.masked) == ("followed", 1)  # a quarter
+
+    delete_person(world.db, world.media, "user:alice", entries[2].person_id, "found")
+    assert recogniser.refresh()
+    assert (recogniser.last_refresh, recogniser.gallery.masked) == ("rebuilt", 0)  # a half
+    kept = template_ids(world, entries[0].person_id) + template_ids(world, entries[3].person_id)
+    assert sorted(recogniser.gallery.template_ids()) == sorted(kept)
+    assert matched(world, recogniser, entries[2]) == []
+
+
+def template_ids(world: World, person_id: int) -> list[int]:
+    with world.db.session(readonly=True) as s:
+        query = select(Template.id).where(Template.person_id == person_id)
+        return sorted(s.scalars(query))
 
 
 def test_a_template_committed_late_under_an_older_id_is_found_by_a_rebuild(world: World):

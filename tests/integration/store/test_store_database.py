@@ -2,13 +2,16 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.exc import StatementError
 
 from watchkeeper.store import Database, StoreError, repository
-from watchkeeper.store.models import Base
+from watchkeeper.store.db import MIGRATIONS
+from watchkeeper.store.models import Base, Person, Photo, Template
 
 TABLES = {
     "watchlists",
@@ -117,3 +120,31 @@ def test_a_readonly_session_does_not_hold_up_a_writer(db):
         assert repository.counts(reader)["watchlists"] == 0  # the reader keeps its snapshot
     with db.session(readonly=True) as reader:
         assert repository.counts(reader)["watchlists"] == 1
+
+
+def test_migration_0010_keeps_the_templates_and_their_links_and_never_reuses_an_id(tmp_path):
+    database = Database(f"sqlite:///{tmp_path}/old.db")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with database.engine.begin() as connection:  # a store as it stood before 0010
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009")
+    with database.session() as s:
+        watchlist = repository.create_watchlist(s, "w", "security", "b", "ops")
+        person = repository.add_person(s, watchlist, "p", None, None, "ops")
+        photo = repository.add_photo(s, person, "ab" * 32, 10, 10, [0, 0, 1, 1], 0.9)
+        ids = [repository.add_template(s, person, photo, "m@1", [1.0, 0.0]).id for _ in range(3)]
+        person_id, photo_id = person.id, photo.id
+
+    database.migrate()
+
+    with database.session() as s:
+        assert list(s.scalars(select(Template.id).order_by(Template.id))) == ids
+        s.execute(delete(Template).where(Template.id == ids[-1]))  # the newest
+    with database.session() as s:
+        person, photo = s.get(Person, person_id), s.get(Photo, photo_id)
+        assert repository.add_template(s, person, photo, "m@1", [0.0, 1.0]).id > ids[-1]
+        s.delete(person)
+    with database.session() as s:  # the foreign keys still cascade
+        assert s.scalar(select(func.count()).select_from(Template)) == 0
+    database.close()
