@@ -337,10 +337,14 @@ class CameraRunner:
         health = source.health if source is not None else None
         if self._failure is not None:
             state, reason = "failed", self._failure
-        elif health is None:
-            state, reason = ("stopped", None) if self._stopping.is_set() else ("starting", None)
-        elif self._finished or self._stopping.is_set():
+        elif self._finished or (self._stopping.is_set() and not self.alive):
             state, reason = "stopped", None
+        elif self._stopping.is_set():
+            # asked to stop, and still deciding the tracks that were open: "stopped" would
+            # tell the operator that every sighting is recorded
+            state, reason = "stopping", None
+        elif health is None:
+            state, reason = "starting", None
         elif health.state == "stopped":
             # the source has ended, but the worker is still deciding the tracks that were open
             # at its end: "stopped" would tell a caller that their sightings are all recorded

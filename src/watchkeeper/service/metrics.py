@@ -14,7 +14,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from watchkeeper.crowd.counting import ZoneReading
 from watchkeeper.usecases.runtime import CameraStatus
 
-STATES = ("starting", "connecting", "connected", "reconnecting", "failed", "stopped", "disabled")
+STATES = (
+    "starting", "connecting", "connected", "reconnecting", "failed", "stopping", "stopped",
+    "disabled",
+)  # fmt: skip
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 

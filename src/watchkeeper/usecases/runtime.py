@@ -24,7 +24,7 @@ class CameraStatus:
 
     camera_id: int
     name: str
-    state: str  # starting, connecting, connected, reconnecting, failed, stopped, disabled
+    state: str  # starting, connecting, connected, reconnecting, failed, stopping, stopped, disabled
     reason: str | None = None
     fps_in: float = 0.0
     fps_analysed: float = 0.0

@@ -164,6 +164,41 @@ def test_a_recording_is_stopped_only_once_its_last_open_tracks_are_decided(ctx):
         batcher.stop()
 
 
+def test_a_camera_asked_to_stop_says_stopping_until_its_open_tracks_are_decided(ctx):
+    """An operator who stops a camera, and sees "stopped", must find its sightings recorded."""
+    deciding, go_on = threading.Event(), threading.Event()
+    asked: list[Sighting] = []
+
+    def match(sighting: Sighting) -> list[Match]:
+        asked.append(sighting)
+        if len(asked) == 1:  # the worker is busy with a decision when the stop comes
+            deciding.set()
+            go_on.wait(30)
+        return []
+
+    batcher = InferenceBatcher(ctx.analyzer)
+    batcher.start()
+    alerts = AlertService(ctx.db, ctx.media, ctx.settings.notifications)
+    runner = CameraRunner(
+        CameraSpec(1, "recording", str(CLIP), analysis_fps=2), batcher, match, alerts,
+        ctx.settings,
+    )  # fmt: skip
+    runner.start()
+    try:
+        assert deciding.wait(60), "no sighting was decided"
+        runner.request_stop()
+        assert runner.status().state == "stopping"
+        go_on.set()
+        done = wait_for(lambda: (s := runner.status()).state == "stopped" and s, 30, "the stop")
+        assert not runner.alive
+        assert done.sightings == len(asked)  # every sighting handed on by "stopped"
+    finally:
+        go_on.set()
+        runner.request_stop()
+        runner.join(10)
+        batcher.stop()
+
+
 def still_scene_video(path: Path) -> Path:
     """4 s of the top left of the clip's first frame (the arcade's roof, nobody in it) held,
     640×360 at 25 fps, a key frame every 0.4 s."""

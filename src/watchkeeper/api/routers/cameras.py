@@ -63,7 +63,8 @@ class CameraStatusOut(BaseModel):
     camera_id: int
     name: str
     state: str = Field(
-        description="starting, connecting, connected, reconnecting, failed, stopped or disabled"
+        description="starting, connecting, connected, reconnecting, failed, stopping (asked to "
+        "stop, still deciding its open tracks), stopped or disabled"
     )
     reason: str | None = Field(description="Why the camera is not connected, when it is not.")
     fps_in: float
