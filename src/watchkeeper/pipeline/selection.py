@@ -8,6 +8,12 @@ to another only ever embeds the first. Here quality *ranks* faces and never veto
 track remembers the best face of every ``stretch_s`` seconds of its life (with its evidence
 crop, so that a part of a split track has its own), and :meth:`Moments.spread` picks the best
 face of each of ``k`` equal parts of that life, the clearest overall first.
+
+A track that was lost for an analysed frame or more and found again begins a new moment, even
+inside a stretch: the tracker follows boxes, so whoever it found may be someone else, and the
+split check (``pipeline.split``) can only compare faces from different moments. On the demo
+clip a track that lost a passer-by and found the missing person where they had been was one
+sighting of the missing person from the passer-by's first frame on; it is now two.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ class Moments:
     def __init__(self, started_at: float, stretch_s: float) -> None:
         self.started_at = started_at
         self.stretch_s = stretch_s
-        self._by_stretch: dict[int, Moment] = {}
+        self._by_stretch: dict[tuple[int, int], Moment] = {}  # by (stretch, gaps before it)
+        self._gaps = 0
 
     def __len__(self) -> int:
         return len(self._by_stretch)
@@ -51,12 +58,16 @@ class Moments:
     def __bool__(self) -> bool:
         return bool(self._by_stretch)
 
-    def offer(self, observation: Observation, crop: Callable[[], ImageArray]) -> None:
+    def offer(
+        self, observation: Observation, crop: Callable[[], ImageArray], after_gap: bool = False
+    ) -> None:
         """Count a face of the track; keep it if it is the best of its stretch so far.
 
         ``crop`` cuts the evidence crop; it is called only for a face that is kept.
+        ``after_gap``: the track was lost before this face, which then begins a new moment.
         """
-        stretch = int((observation.timestamp - self.started_at) // self.stretch_s)
+        self._gaps += after_gap
+        stretch = (int((observation.timestamp - self.started_at) // self.stretch_s), self._gaps)
         current = self._by_stretch.get(stretch)
         if current is None:
             self._by_stretch[stretch] = Moment(

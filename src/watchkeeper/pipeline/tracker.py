@@ -13,7 +13,8 @@ does not overlap any prediction may still continue a track whose centre is close
 size is similar (a face that moved fast between two analysed frames). A track seen only once
 has no velocity to predict with yet: it reaches further for its second detection, where no
 other track or detection is in reach (someone crossing the picture). Unpaired detections
-start new tracks; a track unseen for ``max_missed`` analysed frames closes. A shot change
+start new tracks; a track unseen for ``max_missed`` analysed frames closes (one found again
+before that begins a new moment of its life, ``pipeline.selection``). A shot change
 closes every track at once (:meth:`FaceTracker.flush`, called by the camera pipeline when
 ``pipeline.scenecut`` sees one): geometry alone would hand a track to whoever stands where its
 face was.
@@ -215,6 +216,7 @@ class FaceTracker:
         face_index: int,
     ) -> None:
         box = faces.boxes[face_index].copy()
+        after_gap = track.missed > 0  # lost, and found again: perhaps someone else
         if track.detections:
             step = (box - track.box) / (track.missed + 1)
             track.velocity = step if track.detections == 1 else 0.5 * track.velocity + 0.5 * step
@@ -233,4 +235,4 @@ class FaceTracker:
             quality=quality,
             aligned=aligned[face_index].copy(),
         )
-        track.moments.offer(observation, lambda: crop_with_margin(image, box))
+        track.moments.offer(observation, lambda: crop_with_margin(image, box), after_gap)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,11 @@ def test_demo_finds_the_enrolled_passer_by_and_nobody_else(tmp_path: Path) -> No
     assert matched, "the enrolled person was not found"
     people = {m["person_id"] for s in matched for m in s["matches"]}
     assert people == {summary["target_person_id"]}
+    # one person is in one place at a time: two of their sightings that overlap in time mean
+    # a track that carried on from someone else (one did, frames 70-100, before a track found
+    # again after a gap began a new moment that the split check could compare)
+    spans = sorted((s["first_frame"], s["last_frame"]) for s in matched)
+    assert all(earlier[1] < later[0] for earlier, later in pairwise(spans)), spans
     assert all(m["watchlist"] == "demo-missing-persons" for s in matched for m in s["matches"])
     assert summary["distractors"] >= 60
     assert (tmp_path / "out" / "contact-sheet.png").stat().st_size > 10_000

@@ -81,6 +81,17 @@ def test_face_returning_after_a_short_gap_keeps_its_track() -> None:
     assert len(feed(tracker, frames)) == 1
 
 
+def test_a_face_found_again_after_a_gap_begins_a_new_moment_within_its_stretch() -> None:
+    """Whoever the track found may be someone else: the faces on each side of the gap must
+    both be candidates for embedding, or the split check cannot compare them."""
+    tracker = FaceTracker(TrackingConfig(max_missed=3, stretch_seconds=10.0))
+    box = (100, 100, 160, 170)
+    frames = [faces_at(box, quality=0.9), Faces.empty(), faces_at(box, quality=0.3)]
+    (track,) = feed(tracker, frames)
+    assert [m.observation.frame_index for m in track.moments.in_order()] == [0, 2]
+    assert [m.quality for m in track.moments.spread(3)] == pytest.approx([0.9, 0.3])
+
+
 def test_long_track_is_split_so_lingering_people_are_reported() -> None:
     tracker = FaceTracker(TrackingConfig(max_track_seconds=1.0))
     frames = [faces_at((100, 100, 160, 170)) for _ in range(12)]  # 2.4 s at 0.2 s per frame
