@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -127,76 +128,68 @@ def test_a_camera_with_an_unreachable_host_keeps_retrying_without_blocking_start
         good.stop()
 
 
+class HeldDecision:
+    """A matcher that holds the worker on the first sighting ``hold`` picks until ``go_on``."""
+
+    def __init__(self, hold: Callable[[Sighting], bool]) -> None:
+        self.hold = hold
+        self.deciding, self.go_on = threading.Event(), threading.Event()
+        self.asked: list[Sighting] = []
+
+    def match(self, sighting: Sighting) -> list[Match]:
+        self.asked.append(sighting)
+        if not self.deciding.is_set() and self.hold(sighting):
+            self.deciding.set()
+            self.go_on.wait(30)
+        return []
+
+
+@contextmanager
+def recording(ctx: AppContext, matcher: HeldDecision) -> Iterator[CameraRunner]:
+    """The clip played as a recorded camera at 2 analysed frames/s, through ``matcher``."""
+    batcher = InferenceBatcher(ctx.analyzer)
+    batcher.start()
+    alerts = AlertService(ctx.db, ctx.media, ctx.settings.notifications)
+    runner = CameraRunner(
+        CameraSpec(1, "recording", str(CLIP), analysis_fps=2), batcher, matcher.match, alerts,
+        ctx.settings,
+    )  # fmt: skip
+    runner.start()
+    try:
+        yield runner
+    finally:
+        matcher.go_on.set()
+        runner.request_stop()
+        runner.join(10)
+        batcher.stop()
+
+
 def test_a_recording_is_stopped_only_once_its_last_open_tracks_are_decided(ctx):
     """The file ends with people in view: their tracks close after the last frame, and a caller
     that waits for "stopped" (a test, an investigation, an operator) must find them recorded."""
     last_frame = [f.index for f in open_source(str(CLIP), "probe", analysis_fps=2).frames()][-1]
-    deciding, go_on = threading.Event(), threading.Event()
-    asked: list[Sighting] = []
-
-    def match(sighting: Sighting) -> list[Match]:
-        asked.append(sighting)
-        if sighting.last_frame == last_frame:  # open when the file ended
-            deciding.set()
-            go_on.wait(30)
-        return []
-
-    batcher = InferenceBatcher(ctx.analyzer)
-    batcher.start()
-    alerts = AlertService(ctx.db, ctx.media, ctx.settings.notifications)
-    runner = CameraRunner(
-        CameraSpec(1, "recording", str(CLIP), analysis_fps=2), batcher, match, alerts,
-        ctx.settings,
-    )  # fmt: skip
-    runner.start()
-    try:
-        assert deciding.wait(60), "no track was open at the end of the clip"
+    matcher = HeldDecision(lambda sighting: sighting.last_frame == last_frame)  # open at the end
+    with recording(ctx, matcher) as runner:
+        assert matcher.deciding.wait(60), "no track was open at the end of the clip"
         held = runner.status()
         assert held.state == "connected"  # read to its end, but not done
-        go_on.set()
+        matcher.go_on.set()
         done = wait_for(lambda: (s := runner.status()).state == "stopped" and s, 30, "the end")
         assert done.frames_analysed == 9
-        assert done.sightings == len(asked)  # every sighting handed on by "stopped"
-    finally:
-        go_on.set()
-        runner.request_stop()
-        runner.join(10)
-        batcher.stop()
+        assert done.sightings == len(matcher.asked)  # every sighting handed on by "stopped"
 
 
 def test_a_camera_asked_to_stop_says_stopping_until_its_open_tracks_are_decided(ctx):
     """An operator who stops a camera, and sees "stopped", must find its sightings recorded."""
-    deciding, go_on = threading.Event(), threading.Event()
-    asked: list[Sighting] = []
-
-    def match(sighting: Sighting) -> list[Match]:
-        asked.append(sighting)
-        if len(asked) == 1:  # the worker is busy with a decision when the stop comes
-            deciding.set()
-            go_on.wait(30)
-        return []
-
-    batcher = InferenceBatcher(ctx.analyzer)
-    batcher.start()
-    alerts = AlertService(ctx.db, ctx.media, ctx.settings.notifications)
-    runner = CameraRunner(
-        CameraSpec(1, "recording", str(CLIP), analysis_fps=2), batcher, match, alerts,
-        ctx.settings,
-    )  # fmt: skip
-    runner.start()
-    try:
-        assert deciding.wait(60), "no sighting was decided"
+    matcher = HeldDecision(lambda _sighting: True)  # busy with a decision when the stop comes
+    with recording(ctx, matcher) as runner:
+        assert matcher.deciding.wait(60), "no sighting was decided"
         runner.request_stop()
         assert runner.status().state == "stopping"
-        go_on.set()
+        matcher.go_on.set()
         done = wait_for(lambda: (s := runner.status()).state == "stopped" and s, 30, "the stop")
         assert not runner.alive
-        assert done.sightings == len(asked)  # every sighting handed on by "stopped"
-    finally:
-        go_on.set()
-        runner.request_stop()
-        runner.join(10)
-        batcher.stop()
+        assert done.sightings == len(matcher.asked)  # every sighting handed on by "stopped"
 
 
 def still_scene_video(path: Path) -> Path:
