@@ -13,8 +13,9 @@ The inverted file scans one-byte-per-dimension codes of the templates and re-ran
 find against the uncompressed templates kept beside them (``IndexRefineFlat`` over
 ``IndexIVFScalarQuantizer``), so every score it returns is an exact cosine. Neither index
 deletes cheaply: removing from them masks the rows at once (no search returns them again) and
-leaves them in the index until :meth:`Gallery.compact` or :meth:`Gallery.rebuild` builds a
-clean one.
+overwrites their stored vectors and codes (a deleted person's face does not stay readable in
+memory), and leaves the emptied rows in the index until :meth:`Gallery.compact` or
+:meth:`Gallery.rebuild` builds a clean one.
 
 FAISS labels are the gallery's own row numbers; each row's template, person and watchlist ids
 sit in parallel arrays (no ``IndexIDMap``), so a template enrolled on two watchlists is simply
@@ -34,6 +35,7 @@ process's FAISS thread count: that is where threads pay.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -550,6 +552,7 @@ class Gallery:
                     current.watchlist_ids = current.watchlist_ids[keep]
                     current.alive = current.alive[keep]
                 else:
+                    _erase(current, np.flatnonzero(doomed))
                     current.alive = current.alive & ~doomed
                     current.removed += count
                 current.changed()
@@ -592,6 +595,56 @@ class Gallery:
         scores[:, :fetch] = np.where(found_rows >= 0, found_scores, -np.inf)
         rows[:, :fetch] = found_rows
         return scores, rows
+
+
+def _erase(contents: _Contents, rows: IntArray) -> None:
+    """Overwrite the stored vectors (and inverted-list codes) of ``rows`` of an approximate
+    index, which keeps the rows themselves until compaction.
+
+    Masking alone already stops every search from returning them; this is for erasure: a
+    deleted person's face must not stay in a replica's memory, readable, for the weeks until
+    the index is next trained.
+    """
+    index = faiss.downcast_index(contents.index)
+    if contents.kind == "ivf":
+        refine = cast(faiss.IndexRefineFlat, index)
+        lists = cast(faiss.IndexIVFScalarQuantizer, faiss.downcast_index(refine.base_index))
+        _erase_list_codes(lists, _flat_rows(refine.refine_index)[rows], rows)
+        _flat_rows(refine.refine_index)[rows] = 0.0
+    else:
+        _flat_rows(cast(faiss.IndexHNSWFlat, index).storage)[rows] = 0.0
+
+
+def _flat_rows(index: faiss.Index) -> FloatArray:
+    """A writable view of the vectors an ``IndexFlat`` stores, one row per template."""
+    flat = cast(faiss.IndexFlat, faiss.downcast_index(index))
+    stored = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d)
+    return cast(FloatArray, stored.reshape(flat.ntotal, flat.d))
+
+
+def _erase_list_codes(lists: faiss.IndexIVF, vectors: FloatArray, rows: IntArray) -> None:
+    """Zero each row's one-byte codes in its inverted list: first where the quantiser puts
+    its vector (where it was added), else wherever it is found."""
+    inverted, width = lists.invlists, lists.code_size
+    if inverted is None:
+        raise RuntimeError("the gallery's inverted file has no lists")
+    _, nearest = lists.quantizer.search(np.ascontiguousarray(vectors, np.float32), 1)
+    for row, first in zip(rows.tolist(), nearest[:, 0].tolist(), strict=True):
+        candidates = itertools.chain([first], range(lists.nlist))
+        if not any(_zero_code(inverted, width, int(list_no), row) for list_no in candidates):
+            raise RuntimeError(f"row {row} is in none of the gallery's inverted lists")
+
+
+def _zero_code(inverted: faiss.InvertedLists, width: int, list_no: int, row: int) -> bool:
+    size = inverted.list_size(list_no)
+    if size == 0:
+        return False
+    found = np.flatnonzero(faiss.rev_swig_ptr(inverted.get_ids(list_no), size) == row)
+    if not len(found):
+        return False
+    codes = faiss.rev_swig_ptr(inverted.get_codes(list_no), size * width)
+    codes[found[0] * width : (found[0] + 1) * width] = 0
+    return True
 
 
 @contextmanager

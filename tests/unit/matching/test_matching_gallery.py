@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -144,6 +145,36 @@ def test_compaction_drops_masked_rows_and_returns_to_exact_search(ann: str) -> N
     after = gallery.search(vectors[150:], k=1, model=MODEL)
     assert (gallery.kind, gallery.masked, len(gallery)) == ("exact", 0, 150)
     np.testing.assert_array_equal(after.template_ids, before.template_ids)
+
+
+@pytest.mark.parametrize("ann", ["ivf", "hnsw"])
+def test_a_removed_template_leaves_no_readable_trace_in_the_index(ann: str, tmp_path) -> None:
+    """Masked rows stay in an approximate index until compaction, but erased: a deleted
+    person's face must not be readable from a replica's memory (here, its snapshot)."""
+    rng = np.random.default_rng(7)
+    vectors, persons = clustered(rng, 100, 3)
+    gallery = filled(vectors, persons, exact_limit=250, ann=ann)
+    removed, kept = np.flatnonzero(persons == 0), np.flatnonzero(persons == 1)
+    before, after = tmp_path / "before.npz", tmp_path / "after.npz"
+    gallery.save(before)
+    with np.load(before) as snapshot:
+        loaded = faiss.deserialize_index(snapshot["index"])  # owns what the casts below view
+    stored = loaded.reconstruct_n(0, loaded.ntotal)  # the templates as the index holds them
+    traces = [stored[r].tobytes() for r in removed]
+    if ann == "ivf":  # the inverted lists hold one-byte codes of each template as well
+        lists = faiss.downcast_index(faiss.downcast_index(loaded).base_index)
+        codes = lists.sa_encode(stored[removed])[:, lists.coarse_code_size() :]  # list no. first
+        traces += [code.tobytes() for code in codes]
+    assert all(trace in before.read_bytes() for trace in traces)  # the check can see them
+
+    gallery.remove_persons([0])
+
+    gallery.save(after)
+    written = after.read_bytes()
+    assert not any(trace in written for trace in traces)
+    assert all(stored[r].tobytes() in written for r in kept)
+    found = gallery.search(vectors[kept], k=1, model=MODEL)
+    np.testing.assert_array_equal(found.template_ids[:, 0], kept + 1000)
 
 
 def test_templates_of_another_model_are_refused() -> None:
