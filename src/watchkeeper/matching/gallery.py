@@ -35,7 +35,6 @@ process's FAISS thread count: that is where threads pay.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
@@ -623,28 +622,36 @@ def _flat_rows(index: faiss.Index) -> FloatArray:
 
 
 def _erase_list_codes(lists: faiss.IndexIVF, vectors: FloatArray, rows: IntArray) -> None:
-    """Zero each row's one-byte codes in its inverted list: first where the quantiser puts
-    its vector (where it was added), else wherever it is found."""
+    """Zero the rows' one-byte codes in the inverted lists: looked for first in the list the
+    quantiser gives each vector (where it was added), then, any not found there, in every list.
+    """
     inverted, width = lists.invlists, lists.code_size
     if inverted is None:
         raise RuntimeError("the gallery's inverted file has no lists")
     _, nearest = lists.quantizer.search(np.ascontiguousarray(vectors, np.float32), 1)
-    for row, first in zip(rows.tolist(), nearest[:, 0].tolist(), strict=True):
-        candidates = itertools.chain([first], range(lists.nlist))
-        if not any(_zero_code(inverted, width, int(list_no), row) for list_no in candidates):
-            raise RuntimeError(f"row {row} is in none of the gallery's inverted lists")
+    first = {int(n): rows[nearest[:, 0] == n] for n in np.unique(nearest[:, 0])}
+    left = rows[~np.isin(rows, _zero_codes(inverted, width, first))]
+    if len(left):
+        everywhere = dict.fromkeys(range(lists.nlist), left)
+        missing = np.setdiff1d(left, _zero_codes(inverted, width, everywhere))
+        if len(missing):
+            raise RuntimeError(f"rows {missing.tolist()} are in none of the gallery's lists")
 
 
-def _zero_code(inverted: faiss.InvertedLists, width: int, list_no: int, row: int) -> bool:
-    size = inverted.list_size(list_no)
-    if size == 0:
-        return False
-    found = np.flatnonzero(faiss.rev_swig_ptr(inverted.get_ids(list_no), size) == row)
-    if not len(found):
-        return False
-    codes = faiss.rev_swig_ptr(inverted.get_codes(list_no), size * width)
-    codes[found[0] * width : (found[0] + 1) * width] = 0
-    return True
+def _zero_codes(inverted: faiss.InvertedLists, width: int, wanted: dict[int, IntArray]) -> IntArray:
+    """Zero the codes of the wanted rows of each list (list number → rows); the rows found."""
+    found = []
+    for list_no, rows in wanted.items():
+        size = inverted.list_size(list_no)
+        if not size:
+            continue
+        ids = faiss.rev_swig_ptr(inverted.get_ids(list_no), size)
+        at = np.flatnonzero(np.isin(ids, rows))
+        if len(at):
+            codes = faiss.rev_swig_ptr(inverted.get_codes(list_no), size * width)
+            codes.reshape(size, width)[at] = 0
+            found.append(ids[at].astype(np.int64))
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
 @contextmanager
