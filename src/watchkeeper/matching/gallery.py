@@ -608,8 +608,9 @@ def _erase(contents: _Contents, rows: IntArray) -> None:
     if contents.kind == "ivf":
         refine = cast(faiss.IndexRefineFlat, index)
         lists = cast(faiss.IndexIVFScalarQuantizer, faiss.downcast_index(refine.base_index))
-        _erase_list_codes(lists, _flat_rows(refine.refine_index)[rows], rows)
-        _flat_rows(refine.refine_index)[rows] = 0.0
+        stored = _flat_rows(refine.refine_index)
+        _erase_list_codes(lists, stored[rows], rows)
+        stored[rows] = 0.0
     else:
         _flat_rows(cast(faiss.IndexHNSWFlat, index).storage)[rows] = 0.0
 
