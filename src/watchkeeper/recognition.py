@@ -56,8 +56,8 @@ UNKNOWN_CAMERA_RELOAD_S = 5.0
 RULES_MAX_AGE_S = 60.0
 # The gallery follows the store instead of being rebuilt at each change (at a million templates
 # a rebuild took 20 s and 33 CPU-seconds, in every replica; decisions 0043 and 0044): the
-# templates stored since the newest it holds are added, and after a delete those it holds that
-# the store no longer does are masked (template ids are never reused). It is rebuilt from the
+# templates stored since the newest it holds are added, and those it holds that the store no
+# longer does are masked (template ids are never reused). It is rebuilt from the
 # store when a template was committed late under an older id, and once an approximate index
 # has changed by this share (templates added or masked) since its lists were trained.
 RETRAIN_GROWTH = 0.25
@@ -70,7 +70,6 @@ class _GalleryChanges:
     gone: npt.NDArray[np.int64]  # ids of templates it holds that the store no longer does
     rows: tuple[npt.NDArray[np.int64], ...]  # template, person and watchlist ids stored since
     vectors: FloatArray  # those templates
-    removals: int  # the store's count of deletes that ``gone`` reflects
 
 
 class Recogniser:
@@ -104,7 +103,6 @@ class Recogniser:
         self._gallery_lock = threading.Lock()  # one gallery change at a time; taken first
         self._rules_loaded = 0.0
         self._loaded = False
-        self._removals = 0  # the store's count of deletes the gallery reflects
         self._newest_template = 0  # the highest template id the gallery holds
         self._built_rows = 0  # rows at the last rebuild, and added since
         self._added = 0
@@ -152,30 +150,34 @@ class Recogniser:
 
     def _gallery_changes(self, session: Session) -> _GalleryChanges | None:
         """What the store holds and the gallery does not, and the reverse; None where only a
-        rebuild brings the gallery in step."""
+        rebuild brings the gallery in step.
+
+        The store's count and sum of template ids, against the gallery's plus those stored
+        since, tell whether anything else changed; only then are the stored ids read, to find
+        the deleted (ids are never reused) or a template committed late under an older id.
+        """
         gallery = self.gallery
         if not self._loaded:
             return None
-        removals = repository.gallery_removals(session)  # read first: a later delete moves it
         held = gallery.template_ids()
-        gone = np.zeros(0, np.int64)
-        if removals != self._removals:
-            stored = np.isin(held, repository.template_ids(session, self.model))
-            gone, held = held[~stored], held[stored]
         ids, persons, watchlists, vectors = repository.gallery_templates(
             session, self.model, cipher=self.cipher, after_id=self._newest_template
         )
+        expected = np.concatenate([held, ids])
+        gone = np.zeros(0, np.int64)
+        if repository.template_tally(session, self.model) != (len(expected), int(expected.sum())):
+            stored = repository.template_ids(session, self.model)
+            kept = np.isin(held, stored)
+            gone, expected = held[~kept], np.concatenate([held[kept], ids])
+            if len(stored) != len(expected) or not np.isin(stored, expected).all():
+                return None  # committed late under an id older than the newest held
         changed = self._added + len(ids) + gallery.masked + len(gone)
         if gallery.kind != "exact" and changed > RETRAIN_GROWTH * self._built_rows:
             return None  # its lists were trained on too different a set: retrain them
-        held = np.concatenate([held, ids])
-        if repository.template_tally(session, self.model) != (len(held), int(held.sum())):
-            return None  # committed late under an id older than the newest held
-        return _GalleryChanges(gone, (ids, persons, watchlists), vectors, removals)
+        return _GalleryChanges(gone, (ids, persons, watchlists), vectors)
 
     def _rebuild(self, version: int) -> None:
         with self.db.session(readonly=True) as session:
-            removals = repository.gallery_removals(session)
             ids, persons, watchlists, vectors = repository.gallery_templates(
                 session, self.model, cipher=self.cipher
             )
@@ -186,7 +188,7 @@ class Recogniser:
         else:
             self.gallery = self._empty_gallery(self.gallery.dimension)
             self.gallery.version = version
-        self._loaded, self._removals = True, removals
+        self._loaded = True
         self._newest_template = int(ids.max()) if len(ids) else 0
         self._built_rows, self._added = len(ids), 0
         self.last_refresh = "rebuilt"
@@ -202,7 +204,6 @@ class Recogniser:
             self.gallery.add(*changes.rows, changes.vectors, model=self.model)
             self._newest_template = max(self._newest_template, int(ids.max()))
             self._added += len(ids)
-        self._removals = changes.removals
         self.gallery.version = version
         self.last_refresh = "followed"
         log.info(

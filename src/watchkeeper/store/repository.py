@@ -41,7 +41,6 @@ from watchkeeper.store.policy import SightingTemplate
 from watchkeeper.store.tables import metadata
 
 GALLERY_VERSION = "gallery_version"
-GALLERY_REMOVALS = "gallery_removals"  # deletes only: a copy then looks for what went
 _VECTOR_DTYPE = np.dtype("<f4")
 
 
@@ -286,9 +285,9 @@ def gallery_templates(
 
 
 def template_ids(s: Session, model: str) -> npt.NDArray[np.int64]:
-    """The ids of every stored template of ``model``, ascending: what a copy of the gallery
-    compares its own with after a delete (ids are never reused, so a missing one is gone)."""
-    query = select(Template.id).where(Template.model == model).order_by(Template.id)
+    """The ids of every stored template of ``model``: what a copy of the gallery compares its
+    own with when the count and sum disagree (ids are never reused, so a missing one is gone)."""
+    query = select(Template.id).where(Template.model == model)
     return np.fromiter(s.scalars(query), np.int64)
 
 
@@ -304,19 +303,11 @@ def gallery_version(s: Session) -> int:
     return int(s.scalar(select(Meta.value).where(Meta.key == GALLERY_VERSION)) or 0)
 
 
-def gallery_removals(s: Session) -> int:
-    """How many deletes have touched the gallery: a copy that sees this move looks for the
-    templates it holds that the store no longer does."""
-    return int(s.scalar(select(Meta.value).where(Meta.key == GALLERY_REMOVALS)) or 0)
-
-
-def bump_gallery_version(s: Session, removal: bool = False) -> int:
-    """Increment the version (and for a delete the removals) in SQL, safe against concurrent
-    writers; the new version."""
-    keys = [GALLERY_VERSION, GALLERY_REMOVALS] if removal else [GALLERY_VERSION]
+def bump_gallery_version(s: Session) -> int:
+    """Increment the version in SQL (safe against concurrent writers) and return the new one."""
     s.execute(
         update(Meta)
-        .where(Meta.key.in_(keys))
+        .where(Meta.key == GALLERY_VERSION)
         .values(value=cast(cast(Meta.value, Integer) + 1, Text))
     )
     return gallery_version(s)
@@ -444,7 +435,7 @@ def _after_delete(s: Session, shas: set[str], sighting_ids: set[int]) -> list[st
             if sha
         }
         s.execute(delete(Sighting).where(Sighting.id.in_(orphan_ids)))
-    bump_gallery_version(s, removal=True)
+    bump_gallery_version(s)
     return unreferenced_media(s, shas)
 
 
