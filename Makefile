@@ -26,7 +26,14 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: setup
+# onnxruntime-gpu cannot share a venv with onnxruntime (both are the package `onnxruntime`):
+# tests run it from here in a child process, as a GPU build on a machine that may have no GPU.
+ORT_GPU := build/onnxruntime-gpu
+$(ORT_GPU)/.installed: | setup
+	$(BIN)/pip install --quiet --no-deps --target $(ORT_GPU) onnxruntime-gpu==1.31.1
+	touch $@
+
+test: setup $(ORT_GPU)/.installed
 	./scripts/start-services.sh
 	$(MAKE) lint
 	$(BIN)/pytest

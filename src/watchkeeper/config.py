@@ -57,7 +57,7 @@ class VisionConfig(BaseModel):
     runtime: Literal["auto", "onnxruntime", "openvino"] = Field(
         default="auto",
         description="Inference engine. 'auto': ONNX Runtime when a GPU provider (CUDA, "
-        "TensorRT) in 'providers' is present, OpenVINO on x86 CPUs, ONNX Runtime otherwise. "
+        "TensorRT) in 'providers' can run here, OpenVINO on x86 CPUs, ONNX Runtime otherwise. "
         "The choice is logged at start and shown in the watchkeeper_inference_runtime_info "
         "metric.",
     )
@@ -77,8 +77,10 @@ class VisionConfig(BaseModel):
     )
     providers: list[Literal["tensorrt", "cuda", "cpu"]] = Field(
         default=["tensorrt", "cuda", "cpu"],
-        description="ONNX Runtime execution providers in order of preference; those that "
-        "this machine lacks are skipped.",
+        description="ONNX Runtime execution providers in order of preference. Those this "
+        "machine cannot run are skipped with a warning that says why: not in this ONNX "
+        "Runtime build, or listed by onnxruntime-gpu but without a GPU or the CUDA, cuDNN "
+        "or TensorRT libraries it needs (a session started on one checks it).",
     )
     intra_op_threads: int = Field(
         default=1, ge=0, le=256, description="Threads per model inference (0: all cores)."

@@ -132,8 +132,8 @@ RUNTIMES: dict[str, Callable[[VisionConfig, Precision], Runtime]] = {
 def select_runtime(config: VisionConfig) -> Runtime:
     """The runtime ``vision.runtime`` and ``vision.precision`` ask for, on this machine.
 
-    ``auto`` keeps ONNX Runtime when a GPU provider (CUDA, TensorRT) is configured and
-    present, takes OpenVINO on x86 CPUs, and ONNX Runtime anywhere else. ``auto`` precision
+    ``auto`` keeps ONNX Runtime when a GPU provider (CUDA, TensorRT) is configured and can
+    run here, takes OpenVINO on x86 CPUs, and ONNX Runtime anywhere else. ``auto`` precision
     is bf16 where OpenVINO says the CPU computes in bf16 natively, f32 otherwise.
     """
     name: str = config.runtime
@@ -178,7 +178,7 @@ def _auto_runtime(config: VisionConfig) -> tuple[str, str]:
 
     gpus = gpu_providers(list(config.providers))
     if gpus:
-        return "onnxruntime", f"auto: GPU provider {gpus[0]} present"
+        return "onnxruntime", f"auto: GPU provider {gpus[0]} runs here"
     if is_x86():
         return "openvino", "auto: x86 CPU"
     return "onnxruntime", f"auto: {platform.machine()} CPU, not x86"

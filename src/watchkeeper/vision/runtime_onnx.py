@@ -2,13 +2,24 @@
 
 The engine for CUDA and TensorRT, and the fallback on CPUs where OpenVINO is not chosen.
 Execution providers are taken in the configured order of preference, skipping those this
-build of ONNX Runtime lacks; the CPU provider is always the last resort.
+machine cannot run; the CPU provider is always the last resort.
+
+A GPU provider is trusted only once a session has been seen to start on it. onnxruntime-gpu
+lists CUDA and TensorRT whether or not a GPU, its driver and the CUDA, cuDNN and TensorRT
+libraries are here, and a session asked for a provider that cannot start quietly runs on the
+CPU instead, with a warning on stderr only: a node planned as a GPU node would then run the
+models in f32 on one core, at a fraction of the planned speed, while its health said CUDA.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import io
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -26,21 +37,109 @@ PROVIDER_NAMES = {
 }
 
 
+CPU = "CPUExecutionProvider"
+# The library a GPU provider lives in, which ONNX Runtime loads when a session asks for it.
+PROVIDER_LIBRARIES = {
+    "TensorrtExecutionProvider": "libonnxruntime_providers_tensorrt.so",
+    "CUDAExecutionProvider": "libonnxruntime_providers_cuda.so",
+}
+
+
 def available_providers(preference: list[str]) -> list[str]:
-    """The preferred execution providers that this ONNX Runtime build actually has."""
-    present = set(ort.get_available_providers())
+    """The preferred execution providers that this machine can run, in order, CPU last."""
+    listed = set(ort.get_available_providers())
     # dict.fromkeys keeps the order and drops repeats, which ONNX Runtime warns about
-    chosen = list(
-        dict.fromkeys(PROVIDER_NAMES[p] for p in preference if PROVIDER_NAMES[p] in present)
-    )
-    if "CPUExecutionProvider" not in chosen:
-        chosen.append("CPUExecutionProvider")
+    wanted = dict.fromkeys(PROVIDER_NAMES[p] for p in preference)
+    chosen = [p for p in wanted if p in listed and (p == CPU or _starts(p))]
+    if CPU not in chosen:
+        chosen.append(CPU)
     return chosen
+
+
+@functools.cache
+def _starts(provider: str) -> bool:
+    """Whether a GPU provider this build lists can run here (checked once per process)."""
+    reason = _why_it_cannot_start(provider)
+    if reason is not None:
+        log.warning(
+            "ONNX Runtime lists %s but it cannot run on this machine: %s. The models run "
+            "without it (on x86 CPUs vision.runtime auto then picks OpenVINO).",
+            provider,
+            reason,
+        )
+    return reason is None
+
+
+def _why_it_cannot_start(provider: str) -> str | None:
+    _load_pip_gpu_libraries()
+    library = Path(ort.__file__).parent / "capi" / PROVIDER_LIBRARIES[provider]
+    if library.is_file():  # its dynamic loader's complaint names the missing library
+        try:
+            ctypes.CDLL(str(library))
+        except OSError as exc:
+            cuda = getattr(ort, "cuda_version", "") or "?"
+            needs = f"CUDA {cuda} and cuDNN 9" + (" and TensorRT" if "Tensorrt" in provider else "")
+            return (
+                f"{exc}; install the {needs} libraries this onnxruntime-gpu was built for "
+                "(pip install 'onnxruntime-gpu[cuda,cudnn]' brings CUDA and cuDNN) or put "
+                "them on LD_LIBRARY_PATH"
+            )
+    started = _probe_session(provider)
+    if provider not in started:
+        return (
+            f"a session asked for it started on {', '.join(started)} instead (no GPU that "
+            "its CUDA can use: check nvidia-smi, and that the driver is new enough)"
+        )
+    return None
+
+
+@functools.cache
+def _load_pip_gpu_libraries() -> None:
+    """Load CUDA and cuDNN from the ``nvidia-*`` pip packages, where they were installed so.
+
+    Those packages put the libraries where the dynamic loader does not look; onnxruntime-gpu
+    offers ``preload_dlls`` to load them first, and prints (not logs) what it cannot find.
+    """
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            preload()
+    except Exception as exc:  # a missing directory or library is not fatal: the probe says
+        log.debug("onnxruntime.preload_dlls: %s", exc)
+    if printed.getvalue().strip():
+        log.debug("onnxruntime.preload_dlls: %s", printed.getvalue().strip())
+
+
+def _probe_session(provider: str) -> list[str]:
+    """The providers a one-node session asked for ``provider`` actually started on."""
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Relu", ["x"], ["y"])],
+        "probe",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+    )
+    model = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=8
+    )
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # the probe's own failure is reported by the caller
+    # ONNX Runtime prints its retry on another provider to stdout
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            session = ort.InferenceSession(
+                model.SerializeToString(), options, providers=[provider, CPU]
+            )
+        except Exception as exc:  # onnxruntime raises its own Fail/EPFail types
+            return [f"none ({str(exc).splitlines()[0]})"]
+    return list(session.get_providers())
 
 
 def gpu_providers(preference: list[str]) -> list[str]:
     """The configured GPU providers (CUDA, TensorRT) that this machine can use."""
-    return [p for p in available_providers(preference) if p != "CPUExecutionProvider"]
+    return [p for p in available_providers(preference) if p != CPU]
 
 
 def _port(value: ort.NodeArg) -> Port:

@@ -8,13 +8,15 @@ import pytest
 from watchkeeper.vision.runtime_onnx import PROVIDER_NAMES, available_providers
 
 
-def test_only_the_present_providers_are_chosen_in_preference_order() -> None:
-    present = set(ort.get_available_providers())
-    expected = [
-        PROVIDER_NAMES[p] for p in ("tensorrt", "cuda", "cpu") if PROVIDER_NAMES[p] in present
-    ]
+def test_only_listed_providers_are_chosen_in_preference_order() -> None:
+    preference = [PROVIDER_NAMES[p] for p in ("tensorrt", "cuda", "cpu")]
 
-    assert available_providers(["tensorrt", "cuda", "cpu"]) == expected
+    chosen = available_providers(["tensorrt", "cuda", "cpu"])
+
+    # a listed GPU provider may still be dropped: tests/integration/vision/test_gpu_build.py
+    assert set(chosen) <= set(ort.get_available_providers())
+    assert chosen == sorted(chosen, key=preference.index)
+    assert chosen[-1] == "CPUExecutionProvider"
 
 
 def test_without_cuda_only_the_cpu_provider_is_chosen() -> None:
