@@ -82,6 +82,15 @@ class VisionConfig(BaseModel):
         "Runtime build, or listed by onnxruntime-gpu but without a GPU or the CUDA, cuDNN "
         "or TensorRT libraries it needs (a session started on one checks it).",
     )
+    cudnn_algorithm_search: Literal["heuristic", "exhaustive"] = Field(
+        default="heuristic",
+        description="How the CUDA provider picks cuDNN's convolution algorithms for each new "
+        "input shape (the motion gate's strips and the embedding batches bring dozens). "
+        "'exhaustive' (ONNX Runtime's own default) times them all: on an H200 the first run "
+        "of a new detector canvas took 1.8 s (3.0 s at most), a stall for every camera "
+        "sharing the model; 'heuristic' took 90 ms, and the steady run was 5-8 ms either "
+        "way; docs/decisions/0045-gpu-providers.md.",
+    )
     intra_op_threads: int = Field(
         default=1, ge=0, le=256, description="Threads per model inference (0: all cores)."
     )

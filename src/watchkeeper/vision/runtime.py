@@ -113,7 +113,9 @@ def is_x86() -> bool:
 def _onnxruntime(config: VisionConfig, precision: Precision) -> Runtime:
     from watchkeeper.vision.runtime_onnx import OnnxRuntime
 
-    return OnnxRuntime(list(config.providers), config.intra_op_threads, precision)
+    return OnnxRuntime(
+        list(config.providers), config.intra_op_threads, precision, config.cudnn_algorithm_search
+    )
 
 
 def _openvino(config: VisionConfig, precision: Precision) -> Runtime:

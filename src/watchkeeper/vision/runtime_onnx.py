@@ -142,6 +142,14 @@ def gpu_providers(preference: list[str]) -> list[str]:
     return [p for p in available_providers(preference) if p != CPU]
 
 
+def with_settings(
+    providers: list[str], cudnn_algorithm_search: str
+) -> list[str | tuple[str, dict[str, str]]]:
+    """The providers as a session takes them, the CUDA provider with its settings."""
+    cuda = {"cudnn_conv_algo_search": cudnn_algorithm_search.upper()}
+    return [(p, cuda) if p == PROVIDER_NAMES["cuda"] else p for p in providers]
+
+
 def _port(value: ort.NodeArg) -> Port:
     return Port(value.name, tuple(d if isinstance(d, int) else "?" for d in value.shape))
 
@@ -166,12 +174,19 @@ class OnnxRuntime:
 
     name = "onnxruntime"
 
-    def __init__(self, providers: list[str], intra_op_threads: int, precision: Precision) -> None:
+    def __init__(
+        self,
+        providers: list[str],
+        intra_op_threads: int,
+        precision: Precision,
+        cudnn_algorithm_search: str = "heuristic",
+    ) -> None:
         if precision != "f32":
             raise ModelError(f"ONNX Runtime runs these models in f32 only, not {precision}")
         self.providers = available_providers(providers)
         self.intra_op_threads = intra_op_threads
         self.precision: Precision = "f32"
+        self.cudnn_algorithm_search = cudnn_algorithm_search
 
     def describe(self) -> str:
         return f"onnxruntime {ort.__version__} {', '.join(self.providers)} f32"
@@ -184,7 +199,9 @@ class OnnxRuntime:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             session = ort.InferenceSession(
-                model.SerializeToString(), options, providers=self.providers
+                model.SerializeToString(),
+                options,
+                providers=with_settings(self.providers, self.cudnn_algorithm_search),
             )
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelError(f"ONNX Runtime cannot load the {name} model: {exc}") from exc

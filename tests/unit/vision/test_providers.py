@@ -5,7 +5,8 @@ from __future__ import annotations
 import onnxruntime as ort
 import pytest
 
-from watchkeeper.vision.runtime_onnx import PROVIDER_NAMES, available_providers
+from watchkeeper.config import VisionConfig
+from watchkeeper.vision.runtime_onnx import PROVIDER_NAMES, available_providers, with_settings
 
 
 def test_only_listed_providers_are_chosen_in_preference_order() -> None:
@@ -42,3 +43,17 @@ def test_the_cpu_provider_is_always_the_last_resort() -> None:
 
 def test_the_cpu_provider_is_listed_once() -> None:
     assert available_providers(["cpu", "cpu"]).count("CPUExecutionProvider") == 1
+
+
+def test_the_cuda_provider_searches_convolution_algorithms_as_configured() -> None:
+    chosen = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    default = with_settings(chosen, VisionConfig().cudnn_algorithm_search)
+    exhaustive = with_settings(chosen, "exhaustive")
+
+    assert default == [
+        "TensorrtExecutionProvider",
+        ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}),
+        "CPUExecutionProvider",
+    ]
+    assert exhaustive[1] == ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "EXHAUSTIVE"})
