@@ -8,7 +8,7 @@ A GPU provider is trusted only once a session has been seen to start on it. onnx
 lists CUDA and TensorRT whether or not a GPU, its driver and the CUDA, cuDNN and TensorRT
 libraries are here, and a session asked for a provider that cannot start quietly runs on the
 CPU instead, with a warning on stderr only: a node planned as a GPU node would then run the
-models in f32 on one core, at a fraction of the planned speed, while its health said CUDA.
+models in f32 on one core, at a fraction of the planned speed, while reporting CUDA.
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ PROVIDER_NAMES = {
     "cuda": "CUDAExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
-
-
-CPU = "CPUExecutionProvider"
+CPU = PROVIDER_NAMES["cpu"]
 # The library a GPU provider lives in, which ONNX Runtime loads when a session asks for it.
 PROVIDER_LIBRARIES = {
     "TensorrtExecutionProvider": "libonnxruntime_providers_tensorrt.so",
