@@ -492,4 +492,4 @@ def template_rows(s: Session) -> Iterator[Template | SightingTemplate | CaseProb
 def template_vectors(s: Session) -> Iterator[tuple[bytes, int]]:
     """(vector bytes, dimension) of every stored template, without loading the rows."""
     for table in (Template, SightingTemplate, CaseProbe):
-        yield from s.execute(select(table.vector, table.dimension)).tuples()
+        yield from s.execute(select(table.vector, table.dimension))  # rows unpack as tuples
