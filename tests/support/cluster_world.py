@@ -10,18 +10,12 @@ what clients see of a server that is shut down; ``resume`` is the server coming 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
-import http.server
-import json
 import socket
 import threading
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
 from support.camera_servers import RtspServer, free_port, mjpeg_camera
 from support.service_harness import GROUP, add_user, enrol_target, make_context, wait_for
+from support.webhooks import SECRET, WebhookReceiver
 
 __all__ = [
     "GROUP",
@@ -35,8 +29,6 @@ __all__ = [
     "mjpeg_camera",
     "wait_for",
 ]
-
-SECRET = "cluster-webhook-secret-0123"
 
 
 class PausableProxy:
@@ -113,57 +105,3 @@ def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
-
-
-@dataclass
-class WebhookReceiver:
-    """Checks each signature; processes each Idempotency-Key once, as a receiver must."""
-
-    port: int = field(default_factory=free_port)
-    posts: list[str] = field(default_factory=list)  # every key received, repeats included
-    processed: dict[str, dict[str, Any]] = field(default_factory=dict)
-    bad_signatures: int = 0
-    _server: http.server.ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def alert_ids(self) -> Counter[int]:
-        """How often each alert was processed (must be once)."""
-        return Counter(int(body["alert"]["id"]) for body in list(self.processed.values()))
-
-    def start(self) -> WebhookReceiver:
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                signed_part = self.headers["X-Watchkeeper-Timestamp"].encode() + b"." + body
-                mac = hmac.new(SECRET.encode(), signed_part, hashlib.sha256).hexdigest()
-                expected = f"sha256={mac}"
-                key = self.headers["Idempotency-Key"]
-                receiver.posts.append(key)
-                if not hmac.compare_digest(expected, self.headers["X-Watchkeeper-Signature"]):
-                    receiver.bad_signatures += 1
-                    self.send_response(401)
-                elif key not in receiver.processed:
-                    receiver.processed[key] = json.loads(body)
-                    self.send_response(200)
-                else:
-                    self.send_response(200)  # a repeat: acknowledged, not processed again
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import httpx
 from test_service_notifications import (  # the receivers of the face alert tests
-    SECRET,
     MqttSubscriber,
     SseListener,
-    WebhookReceiver,
     mosquitto,  # noqa: F401  (fixture)
 )
 
 from support.camera_servers import RtspServer, free_port
 from support.service_harness import add_user, make_context, serve_api, wait_for
+from support.webhooks import SECRET, WebhookReceiver
 from watchkeeper.api.app import create_app
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.demo import CLIP

@@ -3,9 +3,6 @@ least once across a restart and exactly once at a receiver that dedupes by Idemp
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import http.server
 import json
 import threading
 from collections import Counter
@@ -20,6 +17,7 @@ import pytest
 
 from support.camera_servers import RtspServer, free_port
 from support.service_harness import GROUP, add_user, enrol_target, make_context, serve_api, wait_for
+from support.webhooks import SECRET, WebhookReceiver
 from watchkeeper.api.app import create_app
 from watchkeeper.api.metrics import Metrics
 from watchkeeper.demo import CLIP
@@ -28,58 +26,6 @@ from watchkeeper.store import alerts as alert_store
 from watchkeeper.store import outbox
 from watchkeeper.usecases import cameras as registry
 from watchkeeper.vision import FaceAnalyzer
-
-SECRET = "webhook-secret-0123456789"
-
-
-@dataclass
-class WebhookReceiver:
-    """A receiver that checks the signature and processes each Idempotency-Key once.
-
-    With ``fail_first`` it answers 500 to the first delivery of every key *after* having
-    processed it: the sender cannot tell, and must send again (a lost acknowledgement).
-    """
-
-    port: int
-    fail_first: bool = False
-    requests: list[tuple[str, bool]] = field(default_factory=list)  # (key, signature ok)
-    processed: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _server: http.server.ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> WebhookReceiver:
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                signed_part = self.headers["X-Watchkeeper-Timestamp"].encode() + b"." + body
-                mac = hmac.new(SECRET.encode(), signed_part, hashlib.sha256).hexdigest()
-                expected = f"sha256={mac}"
-                signed = hmac.compare_digest(expected, self.headers["X-Watchkeeper-Signature"])
-                key = self.headers["Idempotency-Key"]
-                receiver.requests.append((key, signed))
-                first = key not in receiver.processed
-                if signed and first:
-                    receiver.processed[key] = json.loads(body)
-                self.send_response(500 if receiver.fail_first and first else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
 
 @dataclass
