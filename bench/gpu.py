@@ -6,7 +6,8 @@ Prints, and writes with ``--json``:
   auto`` picks and what a session really runs on;
 - agreement with the CPU on the same inputs (the example photos and frames of the clip): the
   lowest template cosine, and every clear face found again at IoU ≥ 0.9;
-- YuNet ms per frame (1280×736, 640×384) and SFace ms per face (batch 1, 8, 32), one stream;
+- YuNet ms per frame (1280×736, 640×384), whole and the model's run alone, and SFace ms per
+  face (batch 1, 8, 32), one stream;
 - analysed frames/s one GPU sustains (``watchkeeper plan --gpu-throughput``): camera threads
   each detecting 1280-pixel frames of the clip and embedding 0.16 of the faces found (the
   pipeline's measured share) through one shared pair of sessions, as an inference actor
@@ -131,11 +132,14 @@ def latency(
         config = gpu.model_copy(update={"detection_max_side": max_side})
         detector = load_detector(config)
         frame = frames[0]
+        feeds = {detector.input_name: detector._normalise(detector._fit(frame)[0])}
         rows.append(
             {
                 "model": "YuNet",
                 "input": label,
                 "ms": _median_ms(lambda d=detector, f=frame: d.detect(f), repeat),
+                # the model's run alone; the rest of ms is fitting, normalising and decoding
+                "run_ms": _median_ms(lambda d=detector, x=feeds: d.compiled.run(x), repeat),
             }
         )
     embedder = load_embedder(gpu)
