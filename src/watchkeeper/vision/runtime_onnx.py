@@ -75,6 +75,11 @@ def _why_it_cannot_start(provider: str) -> str | None:
         try:
             ctypes.CDLL(str(library))
         except OSError as exc:
+            if "libcuda.so" in str(exc):  # the driver's library: the GPU itself is missing
+                return (
+                    f"{exc}; the NVIDIA driver is not here: this machine has no GPU, or the "
+                    "container was started without access to it (docker run --gpus)"
+                )
             cuda = getattr(ort, "cuda_version", "") or "?"
             needs = f"CUDA {cuda} and cuDNN 9" + (" and TensorRT" if "Tensorrt" in provider else "")
             return (

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,11 +48,12 @@ print(json.dumps({
 """
 
 
-@pytest.fixture(scope="module")
-def gpu_build() -> dict[str, Any]:
+def _run_child(library_path: Path | None = None) -> dict[str, Any]:
     if not (GPU_BUILD / "onnxruntime").is_dir():
         pytest.skip(f"onnxruntime-gpu is not installed in {GPU_BUILD}: `make test` puts it there")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(GPU_BUILD), str(REPO / "src")])}
+    if library_path is not None:
+        env["LD_LIBRARY_PATH"] = str(library_path)
     done = subprocess.run(
         [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=300
     )
@@ -59,6 +61,11 @@ def gpu_build() -> dict[str, Any]:
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     report["stdout"], report["stderr"] = done.stdout, done.stderr
     return report
+
+
+@pytest.fixture(scope="module")
+def gpu_build() -> dict[str, Any]:
+    return _run_child()
 
 
 def test_the_engine_reported_is_the_one_the_models_run_on(gpu_build: dict[str, Any]) -> None:
@@ -83,3 +90,25 @@ def test_a_listed_provider_that_cannot_run_is_dropped_and_named(
     assert "EP Error" not in gpu_build["stdout"]
     if is_x86():
         assert gpu_build["auto"] == "openvino"
+
+
+def test_without_the_driver_the_missing_gpu_is_named(tmp_path: Path) -> None:
+    """CUDA's libraries installed but no NVIDIA driver: a GPU image on a CPU node, or a
+    container started without its GPU. Stand-ins for the toolkit libraries (empty shared
+    objects with their names) let the dynamic loader get as far as the driver's."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build stand-ins for the CUDA libraries")
+    if Path("/dev/nvidiactl").exists():
+        pytest.skip("this machine has an NVIDIA driver")
+    for name in ("libcublasLt.so.13", "libcublas.so.13", "libcurand.so.10", "libcudart.so.13"):
+        subprocess.run(
+            [compiler, "-x", "c", "-shared", "-fPIC", f"-Wl,-soname,{name}", "-o", name, "-"],
+            input=b"", cwd=tmp_path, check=True,
+        )  # fmt: skip
+
+    report = _run_child(tmp_path)
+
+    assert report["chosen"] == ["CPUExecutionProvider"]
+    assert "libcuda.so.1" in report["stderr"]
+    assert "the NVIDIA driver is not here" in report["stderr"]
