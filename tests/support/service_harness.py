@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -71,13 +71,16 @@ def add_user(ctx: AppContext, username: str, role: str) -> str:
         return accounts.create_api_key(s, "test", user, "test key", None).token
 
 
-def serve_api(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """uvicorn on a free port in a thread; the app's lifespan starts and stops its services."""
+def serve_api(
+    app: FastAPI, lifespan: Literal["on", "off"] = "on"
+) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """uvicorn on a free port in a thread; the app's lifespan starts and stops its services
+    (``off``: they run already, and stay)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2, **SERVER_OPTIONS
+        app, log_level="warning", lifespan=lifespan, timeout_graceful_shutdown=2, **SERVER_OPTIONS
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

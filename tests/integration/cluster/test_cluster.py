@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import cv2
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from support.tools import require
 
@@ -40,6 +40,7 @@ from support.cluster_world import (  # noqa: E402
     mjpeg_camera,
     wait_for,
 )
+from support.service_harness import serve_api  # noqa: E402
 from watchkeeper.api.app import create_app  # noqa: E402
 from watchkeeper.cluster.buffer import BufferStats  # noqa: E402
 from watchkeeper.cluster.local import LocalCluster  # noqa: E402
@@ -223,22 +224,27 @@ def test_the_api_shows_cameras_with_their_status_and_snapshot_from_the_cluster(d
     d = deployment
     token = add_user(d.ctx, "watcher", "operator")
     app = create_app(d.ctx, services=d.services, load_models=False)
-    client = TestClient(app)  # no lifespan: the services already run
-    headers = {"Authorization": f"Bearer {token}"}
+    server, thread, url = serve_api(app, lifespan="off")  # the services already run
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
     def rtsp_analysing() -> bool:  # run alone, the test comes before the cameras are up
-        cameras = client.get("/api/v1/cameras", headers=headers).json()["items"]
+        cameras = client.get("/api/v1/cameras").json()["items"]
         status = next(c["status"] for c in cameras if c["name"] == "rtsp")
         return status["state"] == "connected" and status["frames_analysed"] > 0
 
-    wait_for(rtsp_analysing, 60, "the RTSP camera analysing on the cluster")
-    listed = client.get("/api/v1/cameras", headers=headers)
+    try:
+        wait_for(rtsp_analysing, 60, "the RTSP camera analysing on the cluster")
+        listed = client.get("/api/v1/cameras")
+        snapshot = client.get(f"/api/v1/cameras/{d.cameras['rtsp']}/snapshot")
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join(timeout=10)
     assert listed.status_code == 200, listed.text
     statuses = {c["name"]: c["status"] for c in listed.json()["items"]}
     assert set(statuses) == set(d.cameras)
     assert statuses["rtsp"]["state"] == "connected" and statuses["rtsp"]["frames_analysed"] > 0
     assert statuses["rtsp"]["lag_s"] is not None
-    snapshot = client.get(f"/api/v1/cameras/{d.cameras['rtsp']}/snapshot", headers=headers)
     assert snapshot.status_code == 200
     assert snapshot.content[:2] == b"\xff\xd8"  # a JPEG, from the worker's memory
 
