@@ -260,6 +260,12 @@ def main() -> None:
         help="vision.cudnn_algorithm_search for the latency and throughput runs",
     )
     args = parser.parse_args()
+    if "CUDAExecutionProvider" not in available_providers(["cuda"]):
+        parser.exit(
+            2,
+            "no CUDA provider runs here: this onnxruntime has none (install onnxruntime-gpu "
+            "in its place), or a warning above says what it lacks\n",
+        )
     gpu = GPU.model_copy(update={"cudnn_algorithm_search": args.cudnn_search})
 
     result: dict[str, Any] = {
