@@ -36,7 +36,8 @@ def status(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Nodes, workers, the cameras each runs with their lag, and restarts."""
+    """Nodes, workers, inference actors and what their models run on, the cameras each
+    worker runs with their lag, and restarts."""
     from watchkeeper.cluster.runtime import connect
     from watchkeeper.cluster.status import cluster_status
 
@@ -46,6 +47,11 @@ def status(
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
         return
+    print_status(report)
+
+
+def print_status(report: dict[str, Any]) -> None:
+    """``cluster status`` as tables: nodes, workers, inference actors, cameras."""
     nodes = Table("node", "address", "alive", "CPUs", "GPUs", "camera slots", "inference")
     for n in report["nodes"]:
         nodes.add_row(
@@ -69,7 +75,20 @@ def status(
             cameras.add_row(
                 c["name"], w["name"], c["state"], f"{c['fps_analysed']:g}", lag, str(c["alerts"])
             )
+    inference = Table("inference actor", "state", "node", "restarts")
+    inference.add_column("runs on", overflow="fold")  # whole: it says whether the GPU is used
+    for figure in ("frames", "faces"):
+        inference.add_column(figure)
+    for i in report["inference"]:
+        figures = i.get("figures") or {}
+        inference.add_row(
+            i["name"], str(i["state"]), str(i["node_id"] or "—")[:12], str(i["restarts"]),
+            str(figures.get("runtime", "—")), str(figures.get("frames", "—")),
+            str(figures.get("faces", "—")),
+        )  # fmt: skip
     console.print(workers)
+    if report["inference"]:
+        console.print(inference)
     console.print(cameras)
     if not report["workers"]:
         console.print("no camera workers: is watchkeeper serve --cluster running?")

@@ -41,11 +41,6 @@ class InferenceUnavailable(RuntimeError):
     """No inference actor answered; the camera stops and shows this as its reason."""
 
 
-def _providers(analyzer: FaceAnalyzer) -> list[str]:
-    session = getattr(analyzer.embedder, "session", None)
-    return list(session.get_providers()) if session is not None else []
-
-
 class InferenceHost:
     """The models of one inference node, shared by the cameras of many workers."""
 
@@ -61,7 +56,7 @@ class InferenceHost:
         return {
             "model": self.analyzer.model,
             "dimension": int(self.analyzer.embedder.dimension),
-            "providers": _providers(self.analyzer),
+            "runtime": self.analyzer.runtime,
             "node_id": ray.get_runtime_context().get_node_id(),
             "pid": os.getpid(),
         }
@@ -77,6 +72,9 @@ class InferenceHost:
 
     def stats(self) -> dict[str, Any]:
         return {
+            # what the models run on, as the sessions report it: on a GPU node, whether the
+            # GPU is used or was dropped at start (decision 0045)
+            "runtime": self.analyzer.runtime,
             "frames": self.frames,
             "faces": self.faces,
             "batches": self.batcher.batches,

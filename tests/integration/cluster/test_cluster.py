@@ -43,6 +43,7 @@ from support.cluster_world import (  # noqa: E402
 from support.service_harness import serve_api  # noqa: E402
 from watchkeeper.api.app import create_app  # noqa: E402
 from watchkeeper.cluster.buffer import BufferStats  # noqa: E402
+from watchkeeper.cluster.cli import print_status  # noqa: E402
 from watchkeeper.cluster.local import LocalCluster  # noqa: E402
 from watchkeeper.cluster.runtime import ClusterServices  # noqa: E402
 from watchkeeper.cluster.scheduler import Scheduler  # noqa: E402
@@ -190,7 +191,7 @@ def _assert_each_alert_reached_the_receiver_once(d: Deployment) -> None:
 
 
 def test_cameras_are_spread_over_both_camera_nodes_and_an_enrolled_person_raises_alerts(
-    deployment,
+    deployment, capsys
 ):
     d = deployment
     scheduler = d.services.scheduler
@@ -218,6 +219,14 @@ def test_cameras_are_spread_over_both_camera_nodes_and_an_enrolled_person_raises
     assert sorted(w["name"] for w in report["workers"]) == sorted(d.services.workers)
     assert report["cameras"] >= 2  # the live ones at least (files may have finished)
     assert all(w["restarts"] == 0 and w["state"] == "ALIVE" for w in report["workers"])
+    # each inference actor says what its models run on, as its sessions report it
+    runs_on = [i["figures"]["runtime"] for i in report["inference"]]
+    assert len(runs_on) == len(CAMERA_NODES)
+    assert set(runs_on) == {d.ctx.analyzer.runtime}  # what this machine's settings pick
+    print_status(report)
+    shown = capsys.readouterr().out
+    assert "runs on" in shown
+    assert shown.count("wk-infer") == len(CAMERA_NODES)  # a row each, names cut to fit
 
 
 def test_the_api_shows_cameras_with_their_status_and_snapshot_from_the_cluster(deployment):
