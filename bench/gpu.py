@@ -40,6 +40,7 @@ import onnxruntime as ort
 
 from watchkeeper.config import VisionConfig
 from watchkeeper.vision.align import align_faces
+from watchkeeper.vision.boxes import iou_matrix
 from watchkeeper.vision.detector import Detector
 from watchkeeper.vision.factory import DETECTORS, load_detector, load_embedder
 from watchkeeper.vision.models import (
@@ -82,27 +83,20 @@ def providers(gpu: VisionConfig) -> dict[str, Any]:
     }
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    top_left = np.maximum(box[:2], boxes[:, :2])
-    bottom_right = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod((bottom_right - top_left).clip(0), axis=1)
-    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    return inter / (np.prod(box[2:] - box[:2]) + areas - inter)
-
-
 def agreement(gpu: VisionConfig, images: Sequence[np.ndarray]) -> dict[str, Any]:
     """The GPU's faces and templates against the CPU's, on the same images."""
     clear = CPU.detection_threshold + 0.05
-    worst_iou, missed, crops, faces_cpu = 1.0, 0, [], []
+    worst_iou, missed, crops = 1.0, 0, []
     cpu_detector, gpu_detector = load_detector(CPU), load_detector(gpu)
     for image in images:
         wanted, found = cpu_detector.detect(image), gpu_detector.detect(image)
-        faces_cpu.append(wanted)
         crops.append(align_faces(image, wanted.landmarks))
-        for box, score in zip(wanted.boxes, wanted.scores, strict=True):
-            if score >= clear:
-                best = float(_iou(box, found.boxes).max()) if len(found) else 0.0
-                worst_iou, missed = min(worst_iou, best), missed + (best < 0.9)
+        # each clear CPU face's best overlap with a GPU face (0 where the GPU found none)
+        best = iou_matrix(wanted.boxes[wanted.scores >= clear], found.boxes).max(
+            axis=1, initial=0.0
+        )
+        worst_iou = min(worst_iou, float(best.min(initial=1.0)))
+        missed += int((best < 0.9).sum())
     aligned = np.concatenate(crops)
     cosine = (load_embedder(gpu).embed(aligned) * load_embedder(CPU).embed(aligned)).sum(axis=1)
     return {
