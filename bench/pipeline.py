@@ -13,7 +13,9 @@ wall-clock milliseconds on this machine, after a warm-up run, with the thread co
 The end-to-end part runs the real pipeline (decode → detect → track → embed the best frames)
 over the clip with one inference thread, and reports its speed as a multiple of real time,
 both by wall clock and by CPU time (the latter is what "on one core" means when other work
-shares the machine).
+shares the machine). It runs twice: on the clip as recorded, and on the clip re-encoded as a
+camera streams it (no B-frames, so every frame is decoded; ``watchkeeper plan`` takes its
+decoding cost from that one).
 
 Record results in docs/performance.md together with the machine block this prints.
 """
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -223,12 +226,50 @@ def distractor_gallery(settings: Settings, analyzer: FaceAnalyzer) -> Recogniser
     return Recogniser(db, settings.matching, analyzer.model, analyzer.embedder.dimension)
 
 
-def decode_cpu_s(video: Path, rate: float, skip_nonref: bool) -> tuple[float, int]:
-    """CPU seconds to decode ``video`` and hand out its frames at ``rate``, and the frames."""
+def decode_cpu_s(video: Path, rate: float, skip_nonref: bool) -> tuple[float, int, int]:
+    """CPU seconds to decode ``video`` and hand out its frames at ``rate``; the frames handed
+    out, and those decoded (fewer than the video has where unreferenced ones were skipped)."""
     source = open_source(str(video), "bench", rate, skip_nonref=skip_nonref)
     cpu = time.process_time()
     frames = sum(1 for _ in source.frames())
-    return time.process_time() - cpu, frames
+    return time.process_time() - cpu, frames, source.health.frames_in
+
+
+# How surveillance cameras stream 1080p: H.264 of I- and P-frames only ("B" frames "are less
+# common in surveillance cameras", IPVM, "Test: H.264 I vs P Frame Impact", 2013; they would
+# delay every picture), a key frame every 1–4 s and 3–4 Mbit/s for a 2 MP scene (Vivotek
+# FE9182-H user's manual, "Intra frame period"). cluster/plan.py assumes 4 Mbit/s too.
+CAMERA_BITRATE = 4_000_000
+CAMERA_KEY_INTERVAL_S = 2.0
+
+
+def as_a_camera_sends_it(clip: Path, path: Path) -> Path:
+    """``clip`` re-encoded the way a camera streams it: no B-frames, so the decoder has no
+    frame it may skip, and every source frame costs a decode whatever the analysis rate.
+
+    The bundled clip was recorded by a phone with three B-frames between its P-frames; half
+    of its frames are never referenced and are left undecoded (``streams.skip_nonref``), which
+    makes its decoding half of what a camera's stream costs.
+    """
+    with av.open(str(clip)) as source, av.open(str(path), "w") as out:
+        video = source.streams.video[0]
+        rate = video.average_rate or Fraction(25)
+        encoded = out.add_stream("libx264", rate=rate)
+        encoded.width, encoded.height = video.codec_context.width, video.codec_context.height
+        encoded.pix_fmt = "yuv420p"
+        encoded.bit_rate = CAMERA_BITRATE
+        encoded.options = {
+            "preset": "veryfast",
+            "bf": "0",
+            "g": str(round(CAMERA_KEY_INTERVAL_S * float(rate))),
+        }
+        for index, frame in enumerate(source.decode(video)):
+            frame.pts, frame.time_base = index, 1 / rate  # the clip's own times, renumbered
+            for packet in encoded.encode(frame):
+                out.mux(packet)
+        for packet in encoded.encode():
+            out.mux(packet)
+    return path
 
 
 def looped_recording(clip: Path, loops: int, path: Path) -> Path:
@@ -279,12 +320,12 @@ def _clip_pass(
 
 
 def bench_end_to_end(
-    video: Path, rates: Sequence[float], skip_nonref: bool, passes: int = 3
+    videos: dict[str, Path], rates: Sequence[float], skip_nonref: bool, passes: int = 3
 ) -> list[dict[str, Any]]:
-    """The whole pipeline over the clip, one inference thread, at each analysis rate.
+    """The whole pipeline over each video, one inference thread, at each analysis rate.
 
     Motion gating is on, as in the service (a crowd clip moves everywhere, so it mostly
-    detects whole frames); ``decode_cpu_s`` is the same clip decoded and sampled alone.
+    detects whole frames); ``decode_cpu_s`` is the same video decoded and sampled alone.
 
     A camera runs for hours, so its cost is the steady one: the first pass (reported on its
     own, ``first_pass_x_realtime_cpu``) pays one-off costs such as OpenVINO planning its
@@ -296,10 +337,10 @@ def bench_end_to_end(
     settings = settings.model_copy(update={"vision": vision})
     analyzer = FaceAnalyzer.from_config(vision)
     recogniser = distractor_gallery(settings, analyzer)
-    duration = clip_duration(video)
     rows = []
-    for rate in rates:
-        decode_s, _ = decode_cpu_s(video, rate, skip_nonref)
+    for label, video, rate in ((lb, v, r) for lb, v in videos.items() for r in rates):
+        duration = clip_duration(video)
+        decode_s, _, decoded = decode_cpu_s(video, rate, skip_nonref)
         runs = [
             _clip_pass(video, rate, skip_nonref, settings, analyzer, recogniser.screen)
             for _ in range(1 + passes)
@@ -309,6 +350,7 @@ def bench_end_to_end(
         stats = pipeline.stats
         rows.append(
             {
+                "video": label,
                 "analysis_fps": rate,
                 "frames": stats.frames,
                 "faces": stats.faces,
@@ -323,6 +365,7 @@ def bench_end_to_end(
                 "embed_s": round(stats.embed_s, 3),
                 "decode_and_rest_s": round(wall - stats.detect_s - stats.embed_s, 3),
                 "decode_cpu_s": round(decode_s, 3),
+                "decoded_frames": decoded,
                 "source_frames": round(duration * float(stream_rate(video)), 1),
                 "whole_frames_detected": gated.stats.whole
                 if isinstance(gated, MotionGatedAnalyzer)
@@ -542,7 +585,7 @@ def _still_row(
     ±10 %.
     """
     duration, source_rate = clip_duration(still), stream_rate(still)
-    decode_s, frames = decode_cpu_s(still, rate, skip_nonref)
+    decode_s, frames, _ = decode_cpu_s(still, rate, skip_nonref)
     row: dict[str, Any] = {
         "scene": name,
         "seconds": round(duration, 1),
@@ -674,7 +717,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[str, Any] = {"machine": machine()}
     if args.only in (None, "end-to-end"):
-        results["end_to_end"] = bench_end_to_end(args.video, (5.0, 25.0), not args.decode_all)
+        camera = as_a_camera_sends_it(
+            args.video, Path(tempfile.mkdtemp(prefix="wk-bench-")) / "camera.mp4"
+        )
+        results["end_to_end"] = bench_end_to_end(
+            {"as recorded": args.video, "as a camera sends it": camera},
+            (5.0, 25.0),
+            not args.decode_all,
+        )
         results["naive"] = [
             compared_with_pipeline(
                 bench_naive(args.video, 5.0, not args.decode_all, name, update),

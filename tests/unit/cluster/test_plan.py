@@ -137,6 +137,33 @@ def test_decode_and_quiet_costs_are_read_from_bench_pipeline_output():
     assert (costs.quiet_ms, costs.quiet_detect_share) == (1.2, 0.02)
 
 
+def test_decoding_is_charged_as_a_camera_streams_and_faces_as_the_clip_was_recorded():
+    # the recorded clip skips its unreferenced B-frames (53 of 105 decoded); a camera's
+    # stream has none to skip, so its decoding is what a camera costs
+    recorded = {
+        "video": "as recorded",
+        "analysis_fps": 5.0,
+        "faces": 200,
+        "embedded": 30,
+        "decode_cpu_s": 0.3,
+        "decoded_frames": 53,
+        "source_frames": 100.0,
+    }
+    streamed = recorded | {
+        "video": "as a camera sends it",
+        "faces": 190,
+        "embedded": 19,
+        "decode_cpu_s": 0.45,
+        "decoded_frames": 100,
+    }
+    at_25_fps = streamed | {"analysis_fps": 25.0, "decode_cpu_s": 0.9}
+
+    costs = Costs.from_json({"end_to_end": [recorded, at_25_fps, streamed]}, "bench.json")
+
+    assert costs.decode_ms == pytest.approx(4.5)
+    assert costs.embed_ratio == pytest.approx(0.15)
+
+
 def test_a_camera_resting_on_key_frames_is_charged_its_share_of_decoding():
     bench = {
         "still_scene": [
