@@ -30,6 +30,7 @@ class Alert(Base):
     __table_args__ = (
         CheckConstraint(f"state IN ({', '.join(repr(s) for s in ALERT_STATES)})", name="state"),
         Index("ix_alerts_camera_id_person_id_last_seen", "camera_id", "person_id", "last_seen"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,6 +71,7 @@ class AlertReview(Base):
     __tablename__ = "alert_reviews"
     __table_args__ = (
         CheckConstraint(f"decision IN ({', '.join(repr(d) for d in DECISIONS)})", name="decision"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

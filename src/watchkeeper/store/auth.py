@@ -10,6 +10,7 @@ audit log's actors keep meaning someone.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLE_NAMES)})", name="role"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +47,7 @@ class ApiKey(Base):
     proves it."""
 
     __tablename__ = "api_keys"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

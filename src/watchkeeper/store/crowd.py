@@ -25,7 +25,10 @@ class CrowdZone(Base):
     """A counted area of one camera's picture (see :class:`watchkeeper.crowd.zones.Zone`)."""
 
     __tablename__ = "crowd_zones"
-    __table_args__ = (UniqueConstraint("camera_id", "name", name="uq_crowd_zones_camera_name"),)
+    __table_args__ = (
+        UniqueConstraint("camera_id", "name", name="uq_crowd_zones_camera_name"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
@@ -63,6 +66,7 @@ class CrowdAlert(Base):
         CheckConstraint(
             f"state IN ({', '.join(repr(s) for s in CROWD_ALERT_STATES)})", name="state"
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,11 +2,11 @@
 
 SQLite (the embedded default) is opened in WAL mode so that readers never block the camera
 workers that write, with foreign keys on (SQLite leaves them off, and the cascades depend on
-them) and a busy timeout so that two writers wait for each other instead of failing at once.
-The sqlite3 driver's own transaction handling is switched off and SQLAlchemy emits ``BEGIN``
-itself, because the driver otherwise runs SELECTs and DDL outside any transaction (see the
-SQLAlchemy SQLite notes): with it, a session sees one consistent snapshot and migrations are
-transactional.
+them; only a migration turns them off, see :meth:`Database.migration`) and a busy timeout so
+that two writers wait for each other instead of failing at once. The sqlite3 driver's own
+transaction handling is switched off and SQLAlchemy emits ``BEGIN`` itself, because the driver
+otherwise runs SELECTs and DDL outside any transaction (see the SQLAlchemy SQLite notes): with
+it, a session sees one consistent snapshot and migrations are transactional.
 
 On SQLite a session begins with ``BEGIN IMMEDIATE``: it takes the single write lock at the
 start (waiting up to the busy timeout), so read-then-write work such as "check the name is
@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -34,6 +34,9 @@ from sqlalchemy.pool import StaticPool
 from watchkeeper.store import tables as _tables  # noqa: F401  (every mapper, before a session)
 from watchkeeper.store.crypto import Cipher
 from watchkeeper.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +120,51 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema up to the newest migration (a no-op when it is already there)."""
         from alembic import command  # imported here: only migrations need it
+
+        if not self._at_newest_schema():
+            with self.migration() as config:
+                command.upgrade(config, "head")
+        log.info("database %s is at the newest schema", self.safe_url)
+
+    def _at_newest_schema(self) -> bool:
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        newest = ScriptDirectory(str(MIGRATIONS)).get_heads()
+        with self.engine.execution_options(**{_READONLY: True}).connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads()) == set(newest)
+
+    @contextmanager
+    def migration(self) -> Iterator[AlembicConfig]:
+        """An Alembic config for ``alembic.command``, on one connection in one transaction.
+
+        On SQLite the foreign keys are off meanwhile. A migration that rebuilds a table (SQLite
+        alters little in place) drops the old one, and with foreign keys on that drop first
+        deletes its rows, cascading: rebuilding ``persons`` would empty ``photos``,
+        ``templates``, ``matches`` and ``alerts``. They are checked instead before the commit,
+        and a migration that left a row pointing nowhere is rolled back.
+        """
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        log.info("database %s is at the newest schema", self.safe_url)
+        with self.engine.connect() as connection:
+            if self.is_sqlite:
+                _foreign_keys(connection, on=False)
+            try:
+                with connection.begin():
+                    dangling = _dangling(connection) if self.is_sqlite else set()
+                    config.attributes["connection"] = connection
+                    yield config
+                    if self.is_sqlite and (added := _dangling(connection) - dangling):
+                        table, rowid, parent, _ = min(added)
+                        raise StoreError(
+                            f"a migration of {self.safe_url} left row {rowid} of {table} "
+                            f"pointing at no row of {parent} ({len(added)} such); rolled back"
+                        )
+            finally:
+                if self.is_sqlite:
+                    _foreign_keys(connection, on=True)
 
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
@@ -178,6 +218,21 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_sqlite(connection: Connection) -> None:
     readonly = connection.get_execution_options().get(_READONLY, False)
     connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def _foreign_keys(connection: Connection, on: bool) -> None:
+    """On the driver's connection, outside any transaction: SQLite ignores it inside one."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is None:
+        raise StoreError("the connection to migrate with is closed")
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    cursor.close()
+
+
+def _dangling(connection: Connection) -> set[tuple[str, int, str, int]]:
+    """SQLite's foreign key violations: (table, rowid, referred table, constraint number)."""
+    return {tuple(row) for row in connection.exec_driver_sql("PRAGMA foreign_key_check")}
 
 
 def _first_line(exc: DBAPIError) -> str:

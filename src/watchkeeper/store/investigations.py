@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +65,7 @@ class Case(Base):
     __table_args__ = (
         CheckConstraint(_in("purpose", CASE_PURPOSES), name="purpose"),
         CheckConstraint("window_end > window_start", name="window"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,6 +100,7 @@ class CaseProbe(Base):
     """One photo of the subject and its template (``vector``: float32 LE, maybe sealed)."""
 
     __tablename__ = "case_probes"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -121,6 +123,7 @@ class CaseSource(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "path"),
         CheckConstraint(_in("state", SOURCE_STATES), name="state"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,6 +153,7 @@ class CaseCandidate(Base):
         UniqueConstraint("case_id", "key"),
         CheckConstraint(_in("kind", CANDIDATE_KINDS), name="kind"),
         CheckConstraint(_in("review", REVIEWS), name="review"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,11 @@ Deleting a watchlist or a person removes its photos, templates and matches throu
 ``ON DELETE CASCADE`` in the database itself, so a delete is complete whichever code issues it.
 The schema is created by the Alembic migrations in ``migrations/versions``, never by
 ``create_all``; a test checks that the two agree.
+
+An id that leaves the store (API URLs, the audit log, notifications, exports, a gallery held in
+memory) is never handed out again: such tables are ``sqlite_autoincrement``, because SQLite
+otherwise gives a new row the highest id plus one, so the newest row deleted would lend its id
+to the next (PostgreSQL's sequences never do). Migration 0012 says which tables keep plain ids.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ class Watchlist(Base):
     __tablename__ = "watchlists"
     __table_args__ = (
         CheckConstraint(f"purpose IN ({', '.join(repr(p) for p in PURPOSES)})", name="purpose"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,6 +101,7 @@ class Watchlist(Base):
 
 class Person(Base):
     __tablename__ = "persons"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     watchlist_id: Mapped[int] = mapped_column(
@@ -119,6 +126,7 @@ class Photo(Base):
     """An enrolment photo, kept so the gallery can be re-templated with a new model."""
 
     __tablename__ = "photos"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
@@ -156,6 +164,7 @@ class Template(Base):
 
 class Camera(Base):
     __tablename__ = "cameras"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -177,6 +186,7 @@ class Sighting(Base):
     """A track that matched a watchlist. Unmatched tracks are never stored."""
 
     __tablename__ = "sightings"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
@@ -195,6 +205,7 @@ class Sighting(Base):
 
 class Match(Base):
     __tablename__ = "matches"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sighting_id: Mapped[int] = mapped_column(

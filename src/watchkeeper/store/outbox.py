@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, ForeignKey, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -23,6 +23,7 @@ from watchkeeper.store.models import Base, utcnow
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # at most one of the two: a face alert or a crowd alert; neither: a notice that belongs to

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -48,7 +49,10 @@ class Deployment(Base):
     """An authorisation to match one watchlist on one camera group for a period."""
 
     __tablename__ = "deployments"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="period"),)
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="period"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     watchlist_id: Mapped[int] = mapped_column(
@@ -81,6 +85,7 @@ class Approval(Base):
     __tablename__ = "approvals"
     __table_args__ = (
         CheckConstraint(f"kind IN ({', '.join(repr(k) for k in APPROVAL_KINDS)})", name="kind"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,6 +129,7 @@ class SightingTemplate(Base):
     """A template of an archived sighting (possibly encrypted, like enrolled templates)."""
 
     __tablename__ = "sighting_templates"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sighting_id: Mapped[int] = mapped_column(

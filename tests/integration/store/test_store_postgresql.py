@@ -4,12 +4,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import delete, inspect
 
 from watchkeeper.store import Database, StoreError, repository
-from watchkeeper.store.models import Base
+from watchkeeper.store.models import Base, Person
 
 SERVER = "postgres@127.0.0.1:5432"
 
@@ -64,6 +65,22 @@ def test_cascades_gallery_vectors_and_utc_times_work_on_postgresql(db):
     with db.session() as s:
         _, _, _, left = repository.gallery_templates(s, "pg-model@1")
         assert left.shape[0] == 0
+
+
+def test_migration_0012_goes_down_and_up_and_a_deleted_id_is_never_handed_out_again(db):
+    """0012 rebuilds tables on SQLite only; PostgreSQL's sequences never reused an id."""
+    with db.session() as s:
+        w = repository.create_watchlist(s, "ids", "security", "basis", "ops")
+        ids = [repository.add_person(s, w, name, None, None, "ops").id for name in "AB"]
+    for step, revision in ((command.downgrade, "0011"), (command.upgrade, "head")):
+        with db.migration() as config:
+            step(config, revision)
+    with db.session() as s:
+        s.execute(delete(Person).where(Person.id == ids[-1]))
+    with db.session() as s:
+        w = repository.get_watchlist(s, "ids")
+        assert repository.add_person(s, w, "C", None, None, "ops").id > ids[-1]
+        assert [p.name for p in repository.list_persons(s, w)] == ["A", "C"]
 
 
 def test_an_unreachable_server_is_a_clear_error_without_the_password():

@@ -1,4 +1,5 @@
-"""Alembic environment, run only through ``Database.migrate()`` which passes the connection.
+"""Alembic environment, run only through ``Database.migrate()`` (or ``Database.migration()``,
+for another command), which passes the connection.
 
 There is no alembic.ini: the caller sets ``script_location`` and hands over an open
 connection in ``config.attributes["connection"]``.
