@@ -38,7 +38,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert
 
-from pipeline import as_a_camera_sends_it, looped_recording, machine  # bench/pipeline.py
+from pipeline import (  # bench/pipeline.py
+    as_a_camera_sends_it,
+    looped_recording,
+    machine,
+    passers_by_video,
+    read_frames,
+    without_faces,
+)
 from watchkeeper.config import load_settings
 from watchkeeper.context import AppContext
 from watchkeeper.demo import CLIP, PROBE_FRAME, probe_photo, read_frame
@@ -49,6 +56,11 @@ from watchkeeper.store.models import Camera, Sighting
 from watchkeeper.store.policy import ArchivedSighting, SightingTemplate
 
 CLIP_SECONDS = 105 / 25
+RECORDINGS = {
+    "crowd": "the clip as a camera sends it",
+    "phone": "the clip as recorded",
+    "corridor": "an empty scene crossed by three people, one at a time (a key frame every 2 s)",
+}
 START = datetime(2025, 11, 28, 14, 30, tzinfo=UTC)
 MODEL = "bench@1"
 
@@ -89,12 +101,16 @@ class _Clock:
 
 
 def bench_scan(
-    copies: int, workers: int, max_side: int, fps: float, loops: int = 1, as_recorded: bool = False
+    copies: int,
+    workers: int,
+    max_side: int,
+    fps: float,
+    loops: int = 1,
+    as_recorded: bool = False,
+    scene: str = "crowd",
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        # a recorder stores what its camera streamed: no B-frames, every frame decoded
-        clip = CLIP if as_recorded else as_a_camera_sends_it(CLIP, root / "camera.mp4")
         settings = load_settings(
             data_dir=root / "data",
             investigations={"detection_max_side": max_side, "sample_fps": fps},
@@ -102,10 +118,17 @@ def bench_scan(
         ctx = AppContext(settings, actor="user:bench")
         recordings = root / "recordings"
         recordings.mkdir()
+        if scene == "corridor":
+            empty = without_faces(read_frames(CLIP, 1)[0], ctx.analyzer)
+            clip = passers_by_video(empty, 25, loops * CLIP_SECONDS, root / "corridor.mp4")
+        elif as_recorded:
+            clip = CLIP
+        else:  # a recorder stores what its camera streamed: no B-frames, every frame decoded
+            clip = as_a_camera_sends_it(CLIP, root / "camera.mp4")
         cameras = [f"cam{i}" for i in range(copies)]
         for camera in cameras:
             name = recordings / f"{camera}_{START:%Y%m%d-%H%M%S}.mp4"
-            if loops > 1:
+            if loops > 1 and scene == "crowd":
                 looped_recording(clip, loops, name)
             else:
                 shutil.copyfile(clip, name)
@@ -125,7 +148,7 @@ def bench_scan(
     video = copies * loops * CLIP_SECONDS
     steady = clock.last - (clock.first or started)
     return {
-        "recordings": "the clip as recorded" if as_recorded else "the clip as a camera sends it",
+        "recordings": RECORDINGS[scene if scene == "corridor" or not as_recorded else "phone"],
         "copies": copies,
         "recording_s": round(loops * CLIP_SECONDS, 1),
         "video_s": round(video, 1),
@@ -245,6 +268,13 @@ def main() -> None:
         help="scan the clip as the phone recorded it (with B-frames, which the scan leaves "
         "undecoded) instead of re-encoded as a camera streams it",
     )
+    parser.add_argument(
+        "--scene",
+        choices=("crowd", "corridor"),
+        default="crowd",
+        help="crowd: the arcade clip (someone always moves); corridor: an empty scene that "
+        "three people cross in turn, as long as --loops showings of the clip",
+    )
     parser.add_argument("--workers", type=int, default=0, help="0: one per core")
     parser.add_argument("--max-side", type=int, default=960, help="detection_max_side")
     parser.add_argument("--fps", type=float, default=5.0, help="sampled frames per second")
@@ -261,6 +291,7 @@ def main() -> None:
             args.fps,
             args.loops,
             args.as_recorded,
+            args.scene,
         )
     if args.only in (None, "archive"):
         result["archive"] = bench_archive(args.archive, args.repeat)

@@ -231,7 +231,8 @@ class MotionConfig(BaseModel):
         description="After this long (seconds of video) with nothing moving and no face in "
         "view, a camera decodes only its stream's key frames until something moves in one: "
         "decoding is most of a still camera's cost. A person who appears meanwhile is seen "
-        "from the next key frame on (streams.max_key_interval_s at the latest). 0: never.",
+        "from the next key frame on (streams.max_key_interval_s at the latest); a recording "
+        "being scanned goes back to the key frame before and misses nothing. 0: never.",
     )
 
 

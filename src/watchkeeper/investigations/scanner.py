@@ -40,7 +40,7 @@ from watchkeeper.policy import audit
 from watchkeeper.store import Database, MediaStore
 from watchkeeper.store import investigations as store
 from watchkeeper.store.investigations import Case, CaseCandidate, CaseSource
-from watchkeeper.streams import SourceError, open_source
+from watchkeeper.streams import RewindableSource, SourceError, open_source
 from watchkeeper.vision import FaceAnalyzer
 from watchkeeper.vision.imageio import encode_jpeg
 
@@ -124,6 +124,7 @@ class RecordingScanner:
                 row.path, camera, row.sample_fps, max_image_pixels=streams.max_image_pixels,
                 decode_threads=1, skip_nonref=streams.skip_nonref,
             )  # fmt: skip
+            rewindable = source if isinstance(source, RewindableSource) else None
             for frame in source.frames():
                 if frame.index < point.resume_frame:
                     continue
@@ -133,6 +134,8 @@ class RecordingScanner:
                     break
                 if moment < case.window_start:
                     continue
+                if rewindable and _changed_at_rest(pipeline, frame) and rewindable.rewind():
+                    continue  # the frames since the key frame before come first
                 sightings = pipeline.process(
                     Frame(camera, frame.index, moment.timestamp(), frame.image)
                 )
@@ -146,6 +149,8 @@ class RecordingScanner:
                     outcome.candidates += self._write(row, base, point, "pending")
                 if progress is not None:
                     progress(frame.index)
+                if rewindable is not None:
+                    rewindable.key_frames_only(pipeline.resting)
         except KeyboardInterrupt:  # Ctrl-C: keep what was done, to resume from it
             self._write(row, base, point, "pending")
             raise
@@ -233,3 +238,9 @@ class RecordingScanner:
             box=[float(v) for v in sighting.best_box],
             quality=float(sighting.best_quality),
         )
+
+
+def _changed_at_rest(pipeline: CameraPipeline, frame: Frame) -> bool:
+    """The recording is read on its key frames (the picture was still) and this one shows
+    a change: the frames left undecoded since the key frame before are to be read first."""
+    return pipeline.resting and pipeline.gate is not None and pipeline.gate.moved(frame.image)

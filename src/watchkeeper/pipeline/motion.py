@@ -116,6 +116,15 @@ class MotionGatedAnalyzer:
         """Nothing moved and no face was in view for ``sleep_after_s``: key frames will do."""
         return 0 < self.sleep_frames <= self._quiet
 
+    def moved(self, image: ImageArray) -> bool:
+        """Whether ``image`` differs anywhere from the last frame analysed by the motion
+        threshold, without analysing it: what a source read at rest asks before a key frame
+        is analysed, to go back first to the frames it left undecoded since the one before."""
+        previous, small = self._previous, _small_grey(image)
+        if previous is None or previous.shape != small.shape:
+            return True
+        return bool(_motion_mask(small, previous, self.config.threshold).any())
+
     def analyse(self, image: ImageArray) -> AnalysedFaces:
         self.stats.frames += 1
         small = _small_grey(image)

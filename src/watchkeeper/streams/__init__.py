@@ -11,7 +11,13 @@ Example::
 """
 
 from watchkeeper.streams.av_source import DeviceSource, NetworkSource, VideoFileSource
-from watchkeeper.streams.base import KeyFrameSource, Source, SourceError, SourceOptions
+from watchkeeper.streams.base import (
+    KeyFrameSource,
+    RewindableSource,
+    Source,
+    SourceError,
+    SourceOptions,
+)
 from watchkeeper.streams.factory import SOURCE_KINDS, open_configured_source, open_source, resolve
 from watchkeeper.streams.health import SourceHealth
 from watchkeeper.streams.images import ImageFolderSource
@@ -25,6 +31,7 @@ __all__ = [
     "KeyFrameSource",
     "NetworkSource",
     "ReconnectingSource",
+    "RewindableSource",
     "Sampler",
     "Source",
     "SourceError",

@@ -17,10 +17,12 @@ Files and live streams differ in what time means and in what a failure is:
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -34,7 +36,7 @@ from watchkeeper.domain import Frame, ImageArray
 from watchkeeper.streams.base import SourceError, SourceOptions, redact
 from watchkeeper.streams.health import HealthRecorder, SourceHealth
 from watchkeeper.streams.keyframes import KeyFrameClock
-from watchkeeper.streams.sampling import Sampler
+from watchkeeper.streams.sampling import EPSILON_S, Sampler
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,10 @@ AV_ERRORS = (av.FFmpegError, OSError)
 # H.264 allows at most 16 consecutive B-frames: the most frames NONREF may leave undecoded at
 # the end of a file.
 MAX_SKIPPED_RUN = 16
+
+# A rewind goes back to the key frame before the latest; a decoder that reorders frames (B-frames)
+# hands a key frame out a few packets late, by when the next may have been demuxed.
+KEPT_KEY_FRAMES = 3
 
 UNIT = Fraction(1, 1)  # a stream without a time base: its times are taken as seconds
 
@@ -171,6 +177,10 @@ class VideoFileSource(AvSource):
 
     kind = "video"
     live = False
+    _rest: _Rest | None = None  # the last key frame handed out at rest, to rewind to
+    _out_at_rest = False  # the frame out is a key frame read at rest
+    _rewind_wanted = False
+    _kept: list[av.Packet[Any]]  # what a rewind decodes again
 
     def _open(self) -> av.container.InputContainer:
         path = Path(self.target)
@@ -188,13 +198,34 @@ class VideoFileSource(AvSource):
                 f"({_reason(exc)})"
             ) from exc
 
+    def rewind(self) -> bool:
+        """Take back the frame just handed out: every due frame since the key frame handed
+        out before it comes next, each decoded, then this one again.
+
+        For a file read on its key frames alone (:meth:`key_frames_only`), whose reader saw
+        on a key frame that the picture changed: whatever changed did so after the key frame
+        before, and those frames were left undecoded. Reading them now, before this one,
+        keeps the order of time and misses nothing, at the cost of decoding the key frame
+        before again. Returns False (and changes nothing) unless the frame out is a key frame
+        read that way and the one before was too.
+        """
+        if self._rest is None or not self._out_at_rest or self._replay_from(self._rest) is None:
+            return False
+        self._rewind_wanted = True
+        return True
+
     def _decode(self, container: av.container.InputContainer, sampler: Sampler) -> Iterator[Frame]:
         stream = self._stream
         time_base = stream.time_base or UNIT
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25, 1)
-        start_pts = stream.start_time or 0
-        origin = self._start_time(container)
-        last_index = -1
+        reading = _Reading(
+            sampler,
+            time_base,
+            stream.average_rate or stream.guessed_rate or Fraction(25, 1),
+            stream.start_time or 0,
+            self._start_time(container),
+        )
+        self._rest, self._kept = None, []
+        self._out_at_rest = self._rewind_wanted = False
         last_pts: int | None = None  # of every packet, decoded or not
         try:
             for packet in container.demux(stream):
@@ -202,29 +233,81 @@ class VideoFileSource(AvSource):
                     return
                 if packet.pts is not None:
                     last_pts = packet.pts if last_pts is None else max(last_pts, packet.pts)
-                if not self._decodes(packet):
+                decodes = self._decodes(packet)
+                self._keep(packet)
+                if not decodes:
                     continue
-                for frame in packet.decode():
-                    if self._stop.is_set():
-                        return
-                    self._recorder.frame_in()
-                    pts = frame.pts if frame.pts is not None else 0
-                    offset = float((pts - start_pts) * time_base)
-                    last_index = round(offset * rate) if frame.pts is not None else last_index + 1
-                    if not sampler.due(offset):
-                        continue
-                    image = _bgr(frame)
-                    timestamp = origin + offset
-                    self._recorder.frame_out(timestamp, live=False)
-                    yield Frame(self.name, last_index, timestamp, image)
+                yield from self._hand_out(packet, packet.decode(), reading)
         except AV_ERRORS as exc:
-            raise self._damaged(last_index, exc) from exc
+            raise self._damaged(reading.last_index, exc) from exc
         # A file cut at a packet boundary ends without an error: compare with its index
         # (the packets', as the frames after the last key frame may have been left undecoded).
         slack = MAX_SKIPPED_RUN if self._stream.codec_context.skip_frame == "NONREF" else 1
-        seen_index = -1 if last_pts is None else round((last_pts - start_pts) * time_base * rate)
-        if stream.frames and max(last_index, seen_index) + 1 < stream.frames - slack:
-            raise self._damaged(last_index, None)
+        seen_index = -1 if last_pts is None else reading.index_at(last_pts)
+        if stream.frames and max(reading.last_index, seen_index) + 1 < stream.frames - slack:
+            raise self._damaged(reading.last_index, None)
+
+    def _hand_out(
+        self,
+        packet: av.Packet[Any],
+        frames: list[av.VideoFrame],
+        reading: _Reading,
+        after_s: float | None = None,
+    ) -> Iterator[Frame]:
+        """The due frames among those ``packet`` decoded to (only those after ``after_s``
+        seconds when replaying), remembering where a rewind would go back to."""
+        for frame in frames:
+            if self._stop.is_set():
+                return
+            self._recorder.frame_in()
+            offset = reading.offset(frame)
+            if after_s is not None and offset <= after_s + EPSILON_S:
+                continue  # handed out before the rewind
+            if not reading.sampler.due(offset):
+                continue
+            rest = None
+            if self._key_frames_only and frame.key_frame and frame.pts is not None:
+                rest = _Rest(offset, frame.pts, copy.copy(reading.sampler))
+            timestamp = reading.origin + offset
+            self._recorder.frame_out(timestamp, live=False)
+            self._out_at_rest = rest is not None and after_s is None
+            yield Frame(self.name, reading.last_index, timestamp, _bgr(frame))
+            self._out_at_rest = False
+            if self._rewind_wanted:
+                yield from self._replay(reading)
+                return  # the replay decoded this packet again
+            self._rest = rest
+
+    def _keep(self, packet: av.Packet[Any]) -> None:
+        """Keep the packets a rewind may decode again: those since the third key frame back
+        (a decoder that reorders frames hands a key frame out a few packets late), while
+        the key frames come often enough to read them alone; none otherwise."""
+        if not self._keys.short_enough:
+            self._kept.clear()
+            return
+        self._kept.append(packet)
+        if packet.is_keyframe:
+            keys = [i for i, kept in enumerate(self._kept) if kept.is_keyframe]
+            del self._kept[: keys[-KEPT_KEY_FRAMES:][0]]
+
+    def _replay_from(self, rest: _Rest) -> int | None:
+        """Where the packets kept begin with the key frame of ``rest``."""
+        return next(
+            (i for i, p in enumerate(self._kept) if p.is_keyframe and p.pts == rest.pts), None
+        )
+
+    def _replay(self, reading: _Reading) -> Iterator[Frame]:
+        """Decode again from the last key frame handed out at rest (see :meth:`rewind`)."""
+        rest, self._rest, self._rewind_wanted = self._rest, None, False
+        assert rest is not None
+        start = self._replay_from(rest)
+        assert start is not None
+        log.debug("%s: the picture changed: reading again from %.2f s", self.label, rest.offset)
+        reading.sampler = rest.sampler
+        codec = self._stream.codec_context
+        codec.flush_buffers()
+        for packet in self._kept[start:]:
+            yield from self._hand_out(packet, codec.decode(packet), reading, after_s=rest.offset)
 
     def _damaged(self, last_index: int, exc: BaseException | None) -> SourceError:
         where = f"after frame {last_index}" if last_index >= 0 else "before its first frame"
@@ -329,6 +412,40 @@ class DeviceSource(LiveSource):
         if not Path(self.target).exists():
             raise SourceError(f"{self.target}: no such device")
         return self._open_av(self.target, format="v4l2")
+
+
+@dataclass(slots=True)
+class _Reading:
+    """How a file's frames are timed, and how far its reading has come."""
+
+    sampler: Sampler
+    time_base: Fraction
+    rate: Fraction
+    start_pts: int
+    origin: float  # wall-clock time of the recording's start
+    last_index: int = -1
+
+    def offset(self, frame: av.VideoFrame) -> float:
+        """Seconds from the start of the recording; moves ``last_index`` on to the frame."""
+        pts = frame.pts if frame.pts is not None else 0
+        offset = float((pts - self.start_pts) * self.time_base)
+        self.last_index = (
+            round(offset * self.rate) if frame.pts is not None else self.last_index + 1
+        )
+        return offset
+
+    def index_at(self, pts: int) -> int:
+        return round((pts - self.start_pts) * self.time_base * self.rate)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rest:
+    """A key frame handed out while reading key frames only, and the sampler as it was after
+    it: what a rewind to it restores."""
+
+    offset: float
+    pts: int
+    sampler: Sampler
 
 
 def _bgr(frame: av.VideoFrame) -> ImageArray:

@@ -39,6 +39,14 @@ class KeyFrameSource(Protocol):
     def key_frames_only(self, wanted: bool) -> None: ...
 
 
+@runtime_checkable
+class RewindableSource(KeyFrameSource, Protocol):
+    """A recording read on its key frames that can go back to the one before: a scan then
+    rests on a still picture without missing what changed between two key frames."""
+
+    def rewind(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SourceOptions:
     """How to read a source; one value for all kinds so that the registry stays uniform."""

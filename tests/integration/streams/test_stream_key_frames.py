@@ -16,7 +16,7 @@ import pytest
 
 from support.camera_servers import RtspServer
 from support.video import write_h264
-from watchkeeper.streams import KeyFrameSource, open_source
+from watchkeeper.streams import KeyFrameSource, RewindableSource, open_source
 
 CLIP = Path(__file__).parents[3] / "examples" / "data" / "video" / "facenet-pytorch-video.mp4"
 RATE = 25
@@ -113,3 +113,34 @@ def test_a_live_rtsp_camera_decodes_key_frames_alone_and_wakes(
     gaps = {phase: float(np.median(np.diff(stamps[-6:]))) for phase, stamps in times.items()}
     assert gaps["awake"] < 0.08 and gaps["woken"] < 0.08  # 25 frames a second
     assert 0.25 < gaps["asleep"] < 0.6  # the key frames: one every 0.4 s
+
+
+def test_a_recording_rewound_on_a_key_frame_first_hands_out_the_frames_it_left_undecoded(
+    scene: np.ndarray, tmp_path: Path
+) -> None:
+    path = video(scene, tmp_path / "gop10.mp4", gop=10, frames=100)
+    reference = every_picture(path)
+    source = open_source(str(path), "c", analysis_fps=5)  # every 5th frame is due
+    assert isinstance(source, RewindableSource)
+    indices, refused = [], []
+    for frame in source.frames():
+        if frame.index in (20, 60) and frame.index not in refused + indices:
+            if source.rewind():  # a reader at rest sees on key frame 60 that the picture changed
+                refused.append(frame.index)
+                continue
+        indices.append(frame.index)
+        assert np.array_equal(frame.image, reference[frame.index]), f"frame {frame.index}"
+        source.key_frames_only(True)
+    # at rest from 20 on; the first key frame at rest has none before it to go back to
+    assert refused == [60]
+    assert indices == [0, 5, 10, 15, 20, 30, 40, 50, 55, 60, 70, 80, 90]
+    assert source.health.key_frames_only
+
+
+def test_a_recording_is_not_rewound_while_every_frame_is_decoded(
+    scene: np.ndarray, tmp_path: Path
+) -> None:
+    path = video(scene, tmp_path / "gop10.mp4", gop=10, frames=60)
+    source = open_source(str(path), "c", analysis_fps=5)
+    assert isinstance(source, RewindableSource)
+    assert not any(source.rewind() for _ in source.frames())
