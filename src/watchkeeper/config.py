@@ -230,9 +230,9 @@ class MotionConfig(BaseModel):
         ge=0,
         description="After this long (seconds of video) with nothing moving and no face in "
         "view, a camera decodes only its stream's key frames until something moves in one: "
-        "decoding is most of a still camera's cost. A person who appears meanwhile is seen "
-        "from the next key frame on (streams.max_key_interval_s at the latest); a recording "
-        "being scanned goes back to the key frame before and misses nothing. 0: never.",
+        "decoding is most of a still camera's cost. When a key frame shows a change, the "
+        "source first goes back to the key frame before and decodes every frame since, so a "
+        "person who appears meanwhile is seen from their first frame. 0: never.",
     )
 
 

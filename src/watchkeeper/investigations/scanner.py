@@ -134,7 +134,7 @@ class RecordingScanner:
                     break
                 if moment < case.window_start:
                     continue
-                if rewindable and _changed_at_rest(pipeline, frame) and rewindable.rewind():
+                if rewindable and pipeline.woken_by(frame.image) and rewindable.rewind():
                     continue  # the frames since the key frame before come first
                 sightings = pipeline.process(
                     Frame(camera, frame.index, moment.timestamp(), frame.image)
@@ -238,9 +238,3 @@ class RecordingScanner:
             box=[float(v) for v in sighting.best_box],
             quality=float(sighting.best_quality),
         )
-
-
-def _changed_at_rest(pipeline: CameraPipeline, frame: Frame) -> bool:
-    """The recording is read on its key frames (the picture was still) and this one shows
-    a change: the frames left undecoded since the key frame before are to be read first."""
-    return pipeline.resting and pipeline.gate is not None and pipeline.gate.moved(frame.image)

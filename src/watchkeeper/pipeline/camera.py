@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.config import TrackingConfig
-from watchkeeper.domain import FloatArray, Frame, Observation, Sighting
+from watchkeeper.domain import FloatArray, Frame, ImageArray, Observation, Sighting
 from watchkeeper.pipeline.motion import Analyzer, MotionGatedAnalyzer
 from watchkeeper.pipeline.scenecut import SceneCut
 from watchkeeper.pipeline.selection import Moment
@@ -102,6 +102,12 @@ class CameraPipeline:
         """The picture has been still and no track is open: the source may decode key frames
         only (a track waiting to close still needs every frame to tell that its person left)."""
         return self.gate is not None and self.gate.still and not self.tracker.tracks
+
+    def woken_by(self, image: ImageArray) -> bool:
+        """The camera rests and ``image`` differs from the last frame analysed: a source that
+        can go back to its key frame before (``RewindableSource``) should, before this frame
+        is analysed, so that whatever changed is seen from its first frame."""
+        return self.resting and self.gate is not None and self.gate.moved(image)
 
     def finish(self) -> list[Sighting]:
         """Close all open tracks: the source ended or the camera is stopping."""

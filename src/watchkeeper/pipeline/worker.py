@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from watchkeeper.domain import Frame, Match, Sighting
 from watchkeeper.pipeline.camera import CameraPipeline
-from watchkeeper.streams import KeyFrameSource, Source
+from watchkeeper.streams import KeyFrameSource, RewindableSource, Source
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,11 @@ class CameraWorker:
     def run(self) -> None:
         """Process the source until it ends or :meth:`stop` is called (in this thread)."""
         resting_source = self.source if isinstance(self.source, KeyFrameSource) else None
+        rewindable = self.source if isinstance(self.source, RewindableSource) else None
         try:
             for frame in self.source.frames():
+                if rewindable and self.pipeline.woken_by(frame.image) and rewindable.rewind():
+                    continue  # the frames since the key frame before come first
                 self._emit(self.pipeline.process(frame))
                 if self.on_frame is not None:
                     self.on_frame(frame)

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -36,7 +37,7 @@ from watchkeeper.domain import Frame, ImageArray
 from watchkeeper.streams.base import SourceError, SourceOptions, redact
 from watchkeeper.streams.health import HealthRecorder, SourceHealth
 from watchkeeper.streams.keyframes import KeyFrameClock
-from watchkeeper.streams.sampling import EPSILON_S, Sampler
+from watchkeeper.streams.sampling import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,10 @@ class AvSource:
         self._keys = KeyFrameClock(options.max_key_interval_s, self._stream.time_base or UNIT)
         self._key_frames_wanted = False
         self._key_frames_only = False
+        self._kept: list[av.Packet[Any]] = []  # what a rewind decodes again
+        self._rest: _Rest | None = None  # the last key frame handed out at rest
+        self._out_at_rest = False  # the frame out is a key frame read at rest
+        self._rewind_wanted = False
         self._recorder.set_state("connected")
 
     @property
@@ -117,6 +122,89 @@ class AvSource:
         apart than ``max_key_interval_s``.
         """
         self._key_frames_wanted = wanted
+
+    def rewind(self) -> bool:
+        """Take back the frame just handed out: every due frame since the key frame handed
+        out before it comes next, each decoded, then this one again.
+
+        For a source read on its key frames alone (:meth:`key_frames_only`) whose reader saw
+        on a key frame that the picture changed: whatever changed did so after the key frame
+        before, and those frames were left undecoded. Reading them now, before this one,
+        keeps the order of time and misses nothing, at the cost of decoding the key frame
+        before again (a live stream's frames read again are stamped back from this one's
+        time by their presentation times). Returns False, and changes nothing, unless the
+        frame out is a key frame read that way and the one before was too.
+        """
+        if self._rest is None or not self._out_at_rest or self._replay_from(self._rest) is None:
+            return False
+        self._rewind_wanted = True
+        return True
+
+    def _read(self, packet: av.Packet[Any]) -> bool:
+        """Whether to decode ``packet``; kept for a rewind either way."""
+        decodes = self._decodes(packet)
+        self._keep(packet)
+        return decodes
+
+    def _hand_out(
+        self, frames: list[av.VideoFrame], clock: _Clock, after_pts: int | None = None
+    ) -> Iterator[Frame]:
+        """The due frames among ``frames`` (when replaying, only those after ``after_pts``),
+        remembering where a rewind would go back to."""
+        for frame in frames:
+            if self._stop.is_set():
+                return
+            self._recorder.frame_in()
+            if after_pts is not None and (frame.pts is None or frame.pts <= after_pts):
+                continue  # handed out before the rewind
+            due_at, timestamp = clock.stamp(frame)
+            if not clock.sampler.due(due_at):
+                continue
+            rest = None
+            if self._key_frames_only and frame.key_frame and frame.pts is not None:
+                rest = _Rest(frame.pts, clock.index, copy.copy(clock.sampler), due_at, timestamp)
+            self._recorder.frame_out(timestamp, live=self.live)
+            self._out_at_rest = rest is not None and after_pts is None
+            yield Frame(self.name, clock.index, timestamp, _bgr(frame))
+            self._out_at_rest = False
+            if self._rewind_wanted:
+                yield from self._replay(clock)
+                return  # the replay decoded this frame's packet again
+            self._rest = rest
+
+    def _keep(self, packet: av.Packet[Any]) -> None:
+        """Keep the packets a rewind may decode again: those since the third key frame back
+        (a decoder that reorders frames hands a key frame out a few packets late), while
+        the key frames come often enough to read them alone; none otherwise."""
+        if not self._keys.short_enough:
+            self._kept.clear()
+            return
+        self._kept.append(packet)
+        if packet.is_keyframe:
+            keys = [i for i, kept in enumerate(self._kept) if kept.is_keyframe]
+            del self._kept[: keys[-KEPT_KEY_FRAMES:][0]]
+
+    def _replay_from(self, rest: _Rest) -> int | None:
+        """Where the packets kept begin with the key frame of ``rest``."""
+        return next(
+            (i for i, p in enumerate(self._kept) if p.is_keyframe and p.pts == rest.pts), None
+        )
+
+    def _replay(self, clock: _Clock) -> Iterator[Frame]:
+        """Decode again from the last key frame handed out at rest (see :meth:`rewind`)."""
+        rest, self._rest, self._rewind_wanted = self._rest, None, False
+        assert rest is not None
+        start = self._replay_from(rest)
+        assert start is not None
+        log.debug(
+            "%s: the picture changed: reading the frames since the key frame before", self.label
+        )
+        clock.sampler, clock.index = rest.sampler, rest.index
+        codec = self._stream.codec_context
+        codec.flush_buffers()
+        with clock.replaying(rest):
+            for packet in list(self._kept[start:]):
+                yield from self._hand_out(codec.decode(packet), clock, after_pts=rest.pts)
 
     def _decodes(self, packet: av.Packet[Any]) -> bool:
         """Whether ``packet`` is to be decoded; times the key frames as they pass."""
@@ -177,10 +265,6 @@ class VideoFileSource(AvSource):
 
     kind = "video"
     live = False
-    _rest: _Rest | None = None  # the last key frame handed out at rest, to rewind to
-    _out_at_rest = False  # the frame out is a key frame read at rest
-    _rewind_wanted = False
-    _kept: list[av.Packet[Any]]  # what a rewind decodes again
 
     def _open(self) -> av.container.InputContainer:
         path = Path(self.target)
@@ -198,34 +282,15 @@ class VideoFileSource(AvSource):
                 f"({_reason(exc)})"
             ) from exc
 
-    def rewind(self) -> bool:
-        """Take back the frame just handed out: every due frame since the key frame handed
-        out before it comes next, each decoded, then this one again.
-
-        For a file read on its key frames alone (:meth:`key_frames_only`), whose reader saw
-        on a key frame that the picture changed: whatever changed did so after the key frame
-        before, and those frames were left undecoded. Reading them now, before this one,
-        keeps the order of time and misses nothing, at the cost of decoding the key frame
-        before again. Returns False (and changes nothing) unless the frame out is a key frame
-        read that way and the one before was too.
-        """
-        if self._rest is None or not self._out_at_rest or self._replay_from(self._rest) is None:
-            return False
-        self._rewind_wanted = True
-        return True
-
     def _decode(self, container: av.container.InputContainer, sampler: Sampler) -> Iterator[Frame]:
         stream = self._stream
-        time_base = stream.time_base or UNIT
-        reading = _Reading(
+        clock = _FileClock(
             sampler,
-            time_base,
+            stream.time_base or UNIT,
             stream.average_rate or stream.guessed_rate or Fraction(25, 1),
             stream.start_time or 0,
             self._start_time(container),
         )
-        self._rest, self._kept = None, []
-        self._out_at_rest = self._rewind_wanted = False
         last_pts: int | None = None  # of every packet, decoded or not
         try:
             for packet in container.demux(stream):
@@ -233,81 +298,16 @@ class VideoFileSource(AvSource):
                     return
                 if packet.pts is not None:
                     last_pts = packet.pts if last_pts is None else max(last_pts, packet.pts)
-                decodes = self._decodes(packet)
-                self._keep(packet)
-                if not decodes:
-                    continue
-                yield from self._hand_out(packet, packet.decode(), reading)
+                if self._read(packet):
+                    yield from self._hand_out(packet.decode(), clock)
         except AV_ERRORS as exc:
-            raise self._damaged(reading.last_index, exc) from exc
+            raise self._damaged(clock.index, exc) from exc
         # A file cut at a packet boundary ends without an error: compare with its index
         # (the packets', as the frames after the last key frame may have been left undecoded).
         slack = MAX_SKIPPED_RUN if self._stream.codec_context.skip_frame == "NONREF" else 1
-        seen_index = -1 if last_pts is None else reading.index_at(last_pts)
-        if stream.frames and max(reading.last_index, seen_index) + 1 < stream.frames - slack:
-            raise self._damaged(reading.last_index, None)
-
-    def _hand_out(
-        self,
-        packet: av.Packet[Any],
-        frames: list[av.VideoFrame],
-        reading: _Reading,
-        after_s: float | None = None,
-    ) -> Iterator[Frame]:
-        """The due frames among those ``packet`` decoded to (only those after ``after_s``
-        seconds when replaying), remembering where a rewind would go back to."""
-        for frame in frames:
-            if self._stop.is_set():
-                return
-            self._recorder.frame_in()
-            offset = reading.offset(frame)
-            if after_s is not None and offset <= after_s + EPSILON_S:
-                continue  # handed out before the rewind
-            if not reading.sampler.due(offset):
-                continue
-            rest = None
-            if self._key_frames_only and frame.key_frame and frame.pts is not None:
-                rest = _Rest(offset, frame.pts, copy.copy(reading.sampler))
-            timestamp = reading.origin + offset
-            self._recorder.frame_out(timestamp, live=False)
-            self._out_at_rest = rest is not None and after_s is None
-            yield Frame(self.name, reading.last_index, timestamp, _bgr(frame))
-            self._out_at_rest = False
-            if self._rewind_wanted:
-                yield from self._replay(reading)
-                return  # the replay decoded this packet again
-            self._rest = rest
-
-    def _keep(self, packet: av.Packet[Any]) -> None:
-        """Keep the packets a rewind may decode again: those since the third key frame back
-        (a decoder that reorders frames hands a key frame out a few packets late), while
-        the key frames come often enough to read them alone; none otherwise."""
-        if not self._keys.short_enough:
-            self._kept.clear()
-            return
-        self._kept.append(packet)
-        if packet.is_keyframe:
-            keys = [i for i, kept in enumerate(self._kept) if kept.is_keyframe]
-            del self._kept[: keys[-KEPT_KEY_FRAMES:][0]]
-
-    def _replay_from(self, rest: _Rest) -> int | None:
-        """Where the packets kept begin with the key frame of ``rest``."""
-        return next(
-            (i for i, p in enumerate(self._kept) if p.is_keyframe and p.pts == rest.pts), None
-        )
-
-    def _replay(self, reading: _Reading) -> Iterator[Frame]:
-        """Decode again from the last key frame handed out at rest (see :meth:`rewind`)."""
-        rest, self._rest, self._rewind_wanted = self._rest, None, False
-        assert rest is not None
-        start = self._replay_from(rest)
-        assert start is not None
-        log.debug("%s: the picture changed: reading again from %.2f s", self.label, rest.offset)
-        reading.sampler = rest.sampler
-        codec = self._stream.codec_context
-        codec.flush_buffers()
-        for packet in self._kept[start:]:
-            yield from self._hand_out(packet, codec.decode(packet), reading, after_s=rest.offset)
+        seen_index = -1 if last_pts is None else clock.index_at(last_pts)
+        if stream.frames and max(clock.index, seen_index) + 1 < stream.frames - slack:
+            raise self._damaged(clock.index, None)
 
     def _damaged(self, last_index: int, exc: BaseException | None) -> SourceError:
         where = f"after frame {last_index}" if last_index >= 0 else "before its first frame"
@@ -335,18 +335,18 @@ class LiveSource(AvSource):
     live = True
 
     def _decode(self, container: av.container.InputContainer, sampler: Sampler) -> Iterator[Frame]:
-        index = -1
+        clock = _LiveClock(sampler, self._stream.time_base or UNIT)
         packets = container.demux(self._stream)
         while not self._stop.is_set():
             try:
                 packet = next(packets)
             except StopIteration:
-                raise self._dropped(index, None) from None
+                raise self._dropped(clock.index, None) from None
             except AV_ERRORS as exc:
                 if self._stop.is_set():
                     return
-                raise self._dropped(index, exc) from exc
-            if not self._decodes(packet):
+                raise self._dropped(clock.index, exc) from exc
+            if not self._read(packet):
                 continue
             try:
                 decoded = packet.decode()
@@ -354,17 +354,7 @@ class LiveSource(AvSource):
                 # A lost or damaged packet: the decoder recovers at the next key frame.
                 self._recorder.error(f"{self.label}: damaged packet skipped ({_reason(exc)})")
                 continue
-            for frame in decoded:
-                if self._stop.is_set():
-                    return
-                index += 1
-                self._recorder.frame_in()
-                if not sampler.due(time.monotonic()):
-                    continue
-                timestamp = time.time()
-                image = _bgr(frame)
-                self._recorder.frame_out(timestamp, live=True)
-                yield Frame(self.name, index, timestamp, image)
+            yield from self._hand_out(decoded, clock)
 
     def _dropped(self, index: int, exc: BaseException | None) -> SourceError:
         detail = _reason(exc) if exc is not None else "the stream ended"
@@ -414,38 +404,81 @@ class DeviceSource(LiveSource):
         return self._open_av(self.target, format="v4l2")
 
 
-@dataclass(slots=True)
-class _Reading:
-    """How a file's frames are timed, and how far its reading has come."""
+class _Clock:
+    """When each decoded frame was, and which frames are due (``sampler``); ``index`` is
+    the last frame's number."""
 
-    sampler: Sampler
-    time_base: Fraction
-    rate: Fraction
-    start_pts: int
-    origin: float  # wall-clock time of the recording's start
-    last_index: int = -1
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler = sampler
+        self.index = -1
 
-    def offset(self, frame: av.VideoFrame) -> float:
-        """Seconds from the start of the recording; moves ``last_index`` on to the frame."""
+    def stamp(self, frame: av.VideoFrame) -> tuple[float, float]:
+        """The time the sampler judges ``frame`` by and its timestamp; numbers the frame."""
+        raise NotImplementedError
+
+    @contextmanager
+    def replaying(self, rest: _Rest) -> Iterator[None]:
+        """While the frames after ``rest`` are read again: a file's frames carry their own
+        times, so nothing changes."""
+        yield
+
+
+class _FileClock(_Clock):
+    """A recording's time: its start plus each frame's presentation time."""
+
+    def __init__(
+        self, sampler: Sampler, time_base: Fraction, rate: Fraction, start_pts: int, origin: float
+    ) -> None:
+        super().__init__(sampler)
+        self.time_base, self.rate, self.start_pts, self.origin = time_base, rate, start_pts, origin
+
+    def stamp(self, frame: av.VideoFrame) -> tuple[float, float]:
         pts = frame.pts if frame.pts is not None else 0
         offset = float((pts - self.start_pts) * self.time_base)
-        self.last_index = (
-            round(offset * self.rate) if frame.pts is not None else self.last_index + 1
-        )
-        return offset
+        self.index = round(offset * self.rate) if frame.pts is not None else self.index + 1
+        return offset, self.origin + offset
 
     def index_at(self, pts: int) -> int:
         return round((pts - self.start_pts) * self.time_base * self.rate)
 
 
+class _LiveClock(_Clock):
+    """A live stream's time: when each frame was decoded. Frames read again after a rewind
+    were decoded late, and are stamped from the key frame they follow instead, by the
+    difference of presentation times (the sampler restored to that key frame judges them
+    on the same scale)."""
+
+    def __init__(self, sampler: Sampler, time_base: Fraction) -> None:
+        super().__init__(sampler)
+        self.time_base = time_base
+        self._after: _Rest | None = None
+
+    def stamp(self, frame: av.VideoFrame) -> tuple[float, float]:
+        self.index += 1
+        if self._after is None or frame.pts is None:
+            return time.monotonic(), time.time()
+        later = float((frame.pts - self._after.pts) * self.time_base)
+        return self._after.due_at + later, self._after.timestamp + later
+
+    @contextmanager
+    def replaying(self, rest: _Rest) -> Iterator[None]:
+        self._after = rest
+        try:
+            yield
+        finally:
+            self._after = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Rest:
-    """A key frame handed out while reading key frames only, and the sampler as it was after
-    it: what a rewind to it restores."""
+    """A key frame handed out while reading key frames only: its number, the sampler as it
+    was after it (what a rewind to it restores) and its times."""
 
-    offset: float
     pts: int
+    index: int
     sampler: Sampler
+    due_at: float
+    timestamp: float
 
 
 def _bgr(frame: av.VideoFrame) -> ImageArray:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from watchkeeper.domain import Frame
-from watchkeeper.streams.base import KeyFrameSource, Source, SourceError
+from watchkeeper.streams.base import KeyFrameSource, RewindableSource, Source, SourceError
 from watchkeeper.streams.health import HealthRecorder, SourceHealth
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,11 @@ class ReconnectingSource:
         current = self._current
         if isinstance(current, KeyFrameSource):
             current.key_frames_only(wanted)
+
+    def rewind(self) -> bool:
+        """Passed to the current connection (a new one has nothing to go back to)."""
+        current = self._current
+        return isinstance(current, RewindableSource) and current.rewind()
 
     def close(self) -> None:
         self._stop.set()

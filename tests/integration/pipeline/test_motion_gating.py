@@ -186,10 +186,13 @@ def test_a_still_camera_rests_on_key_frames_and_still_finds_the_passer_by(
     probe = analyzer.embed(enrolled.aligned[[enrolled.faces.largest()]])[0]
     awake, decoded_awake = watch(video, analyzer, sleep_after_s=0.0)
     resting, decoded_resting = watch(video, analyzer, sleep_after_s=2.0)
-    # asleep from 4 s (two key-frame intervals timed, 2 s still) to the key frame at 10 s
-    assert decoded_awake == 500 and decoded_resting <= 500 - 140
-    # the same one person, found from the first key frame after they came into view
+    # asleep from 4 s (two key-frame intervals timed, 2 s still) to the key frame at 10 s,
+    # which shows the person: the frames from the key frame at 8 s are then decoded (again)
+    assert decoded_awake == 500 and decoded_resting <= 500 - 100
+    # the same one person, from the same first frame to the same last
     assert len(awake) == len(resting) == 1
     assert float(resting[0].templates[0] @ probe) > SFACE_THRESHOLD
-    assert awake[0].first_frame <= resting[0].first_frame <= awake[0].first_frame + 50
-    assert resting[0].last_frame == awake[0].last_frame
+    assert (resting[0].first_frame, resting[0].last_frame) == (
+        awake[0].first_frame,
+        awake[0].last_frame,
+    )

@@ -145,3 +145,36 @@ def test_a_recording_is_not_rewound_while_every_frame_is_decoded(
     source = open_source(str(path), "c", analysis_fps=5)
     assert isinstance(source, RewindableSource)
     assert not any(source.rewind() for _ in source.frames())
+
+
+def _bar_at(image: np.ndarray, scene: np.ndarray) -> int:
+    """Which picture of ``video`` this is: where its bar begins (4 px a frame)."""
+    changed = np.abs(image[160:190].astype(int) - scene[160:190]).mean(axis=(0, 2)) > 60
+    return round(int(np.argmax(changed)) / 4)
+
+
+def test_a_live_camera_woken_on_a_key_frame_first_hands_out_the_frames_it_left_undecoded(
+    scene: np.ndarray, tmp_path: Path
+) -> None:
+    path = video(scene, tmp_path / "gop10.mp4", gop=10, frames=100)  # a key frame every 0.4 s
+    server = RtspServer(path).start()
+    try:
+        source = open_source(server.url, "gate", analysis_fps=RATE, reconnect=True)
+        assert isinstance(source, RewindableSource)
+        frames = source.frames()
+        for _ in itertools.islice(frames, 30):  # awake
+            pass
+        source.key_frames_only(True)
+        woken = next(frame for frame in frames if source.rewind())  # the second key frame at rest
+        again = list(itertools.islice(frames, 10))
+        source.close()
+    finally:
+        server.stop()
+    # the nine frames between the key frame before and this one, then this one: in order,
+    # stamped 40 ms apart from the key frame before, ending near the time this one had
+    pictures = [_bar_at(frame.image, scene) for frame in again]
+    last = _bar_at(woken.image, scene)
+    assert pictures == [(last - 9 + i) % 100 for i in range(10)]
+    gaps = np.diff([frame.timestamp for frame in again])
+    assert np.allclose(gaps, 1 / RATE, atol=0.005)
+    assert again[-1].timestamp == pytest.approx(woken.timestamp, abs=0.05)
