@@ -173,10 +173,10 @@ class AvSource:
             self._rest = rest
 
     def _keep(self, packet: av.Packet[Any]) -> None:
-        """Keep the packets a rewind may decode again: those since the third key frame back
-        (a decoder that reorders frames hands a key frame out a few packets late), while
-        the key frames come often enough to read them alone; none otherwise."""
-        if not self._keys.short_enough:
+        """Keep the packets a rewind may decode again, while key frames alone are read: those
+        since the third key frame back (a decoder that reorders frames hands a key frame out
+        a few packets late); none while every frame is decoded."""
+        if not self._key_frames_only:
             self._kept.clear()
             return
         self._kept.append(packet)
