@@ -47,7 +47,7 @@ from watchkeeper.pipeline import CameraPipeline, MotionGatedAnalyzer, motion_gat
 from watchkeeper.pipeline.motion import MotionStats
 from watchkeeper.recognition import Recogniser
 from watchkeeper.store import Database, MediaStore, repository
-from watchkeeper.streams import KeyFrameSource, open_source
+from watchkeeper.streams import RewindableSource, open_source
 from watchkeeper.vision import FaceAnalyzer
 from watchkeeper.vision.align import align_faces
 from watchkeeper.vision.factory import load_detector, load_embedder
@@ -666,17 +666,21 @@ def _still_pass(
 ) -> tuple[dict[str, Any], MotionStats]:
     """One pass over the still scene: CPU seconds decoding and analysing, and the gate's stats.
 
-    The source is told after each frame whether the camera rests, as the camera worker does.
+    The source is told after each frame whether the camera rests, and goes back to the key
+    frame before when a key frame read at rest shows a change, as the camera worker does.
     """
     analysis = motion_gated(analyzer, settings.motion, rate, gating)
     pipeline = CameraPipeline("still", analysis, settings.tracking, settings.vision.min_quality)
     source = open_source(str(still), "still", rate, skip_nonref=skip_nonref)
-    assert isinstance(source, KeyFrameSource)
+    assert isinstance(source, RewindableSource)
     analysing = 0.0
     first_frames = []
     total = time.process_time()
     for frame in source.frames():
         started = time.process_time()
+        if pipeline.woken_by(frame.image) and source.rewind():
+            analysing += time.process_time() - started
+            continue
         first_frames += [s.first_frame for s in pipeline.process(frame)]
         source.key_frames_only(pipeline.resting)
         analysing += time.process_time() - started
