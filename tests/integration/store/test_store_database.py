@@ -26,14 +26,6 @@ TABLES = {
 }
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path}/data/watchkeeper.db")
-    database.migrate()
-    yield database
-    database.close()
-
-
 def test_migrations_create_every_table_in_a_new_sqlite_file_and_its_folder(tmp_path):
     path = tmp_path / "new" / "folder" / "watchkeeper.db"
     db = Database(f"sqlite:///{path}")
@@ -98,7 +90,7 @@ def test_sqlite_stores_times_as_utc(db, tmp_path):
     review = datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     with db.session() as s:
         repository.create_watchlist(s, "w", "security", "basis", "ops", review_by=review)
-    raw = sqlite3.connect(tmp_path / "data" / "watchkeeper.db")
+    raw = sqlite3.connect(tmp_path / "watchkeeper.db")
     assert (
         raw.execute("SELECT review_by FROM watchlists")
         .fetchone()[0]

@@ -211,14 +211,6 @@ def sequence_of(database: Database, table: str) -> int:
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path}/watchkeeper.db")
-    database.migrate()
-    yield database
-    database.close()
-
-
-@pytest.fixture
 def at_0011(tmp_path):
     """A store as it stood before 0012, with two of every row (the second set the newest)."""
     database = Database(f"sqlite:///{tmp_path}/old.db")

@@ -4,17 +4,9 @@ import numpy as np
 import pytest
 
 from watchkeeper import domain
-from watchkeeper.store import Database, MediaStore, NotFound, StoreError, models, repository
+from watchkeeper.store import MediaStore, NotFound, StoreError, models, repository
 
 MODEL = "sface-2021dec-int8bq@1"
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path}/watchkeeper.db")
-    database.migrate()
-    yield database
-    database.close()
 
 
 @pytest.fixture
