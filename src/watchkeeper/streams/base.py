@@ -41,8 +41,8 @@ class KeyFrameSource(Protocol):
 
 @runtime_checkable
 class RewindableSource(KeyFrameSource, Protocol):
-    """A recording read on its key frames that can go back to the one before: a scan then
-    rests on a still picture without missing what changed between two key frames."""
+    """A source read on its key frames that can go back to the one before: a resting camera
+    or scan then misses nothing of what changed between two key frames."""
 
     def rewind(self) -> bool: ...
 
