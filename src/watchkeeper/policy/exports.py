@@ -68,8 +68,13 @@ def export_audit_to(
             actor=actor,
             action="export.perform",
             object_type="audit",
-            object_id=approval_id,
-            details={"events": len(lines), "head": f"{head.seq}:{head.hash}", "sha256": digest},
+            object_id="all",  # what the approval was asked for (approval.request)
+            details={
+                "approval": approval_id,
+                "events": len(lines),
+                "head": f"{head.seq}:{head.hash}",
+                "sha256": digest,
+            },
         )
     return ExportResult(len(lines), digest, f"{head.seq}:{head.hash}")
 

@@ -76,6 +76,10 @@ def test_a_wrong_password_is_refused_audited_without_the_password(api: LiveApi):
     failed = [e for e in _audit_actions(api) if e[0] == "auth.login.failed"]
     assert len(failed) == 1
     assert "not-her-password-1" not in str(_audit_actions(api))
+    with api.ctx.db.session(readonly=True) as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login.failed")).one()
+    # what was typed, named as such: not the account "user <id>" a successful login names
+    assert (event.object_type, event.object_id) == ("username", "olga")
 
 
 def test_repeated_failures_are_rate_limited_with_retry_after(start_api):

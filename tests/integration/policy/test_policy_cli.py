@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 from support.policy_world import PHOTOS
 from watchkeeper.cli import app
 from watchkeeper.policy import accounts, audit
-from watchkeeper.store import Database, StoreError
+from watchkeeper.store import Database, StoreError, audit_log
 
 PASSWORD = "correct horse battery staple"
 
@@ -133,6 +133,14 @@ def test_an_audit_export_needs_an_approval_and_is_performed_once(data: Path, tmp
     refused(run(data, "carol", "audit", "export", "--approval", "1", "--out", str(out)),
             "already used")  # fmt: skip
     assert audit_ok(data)
+    db = Database(f"sqlite:///{data / 'watchkeeper.db'}")
+    with db.session(readonly=True) as s:
+        (performed,) = [e for e in audit_log.events_in_order(s) if e.action == "export.perform"]
+    db.close()
+    # the object approved (approval.request: audit, all), the approval in the details
+    assert (performed.object_type, performed.object_id) == ("audit", "all")
+    details = json.loads(performed.details or "{}")
+    assert details["approval"] == 1 and details["events"] == len(lines)
 
 
 def test_archive_mode_and_the_purge_from_the_command_line(data: Path):

@@ -30,6 +30,9 @@ from watchkeeper.store import auth as store
 router = APIRouter(prefix="/auth", tags=["authentication"])
 
 _AUDIT_NAME_LIMIT = 100  # an attacker's 10 kB "username" is clipped in the audit log
+# A refused login names what was typed, which may be no account or look like another's id:
+# it is audited as a username, never as the user (whose object id is the account's number).
+TYPED = "username"
 
 
 class LoginIn(BaseModel):
@@ -113,7 +116,7 @@ def _login(request: Request, credentials: LoginIn, client: str) -> tuple[str, Lo
         metrics.logins.labels("limited").inc()
         with ctx.db.session() as s:
             audit.record(
-                s, "anonymous", "auth.login.limited", "user", shown, details={"client": client}
+                s, "anonymous", "auth.login.limited", TYPED, shown, details={"client": client}
             )
         raise ProblemError(
             429,
@@ -147,7 +150,7 @@ def _login(request: Request, credentials: LoginIn, client: str) -> tuple[str, Lo
         metrics.logins.labels("failed").inc()
         with ctx.db.session() as s:
             audit.record(
-                s, "anonymous", "auth.login.failed", "user", shown,
+                s, "anonymous", "auth.login.failed", TYPED, shown,
                 details={"client": client},
             )  # fmt: skip
         raise ProblemError(401, "wrong username or password, or the account is disabled")
