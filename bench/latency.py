@@ -62,7 +62,7 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 from test_service_notifications import SECRET, SseListener, WebhookReceiver  # noqa: E402
 
-from pipeline import machine  # noqa: E402
+from pipeline import machine, scene_video, without_faces  # noqa: E402
 from support.camera_servers import RtspServer, free_port  # noqa: E402
 from support.service_harness import GROUP, add_user, enrol_target, make_context, serve_api  # noqa: E402
 from watchkeeper.api.app import create_app  # noqa: E402
@@ -75,6 +75,7 @@ from watchkeeper.usecases import cameras as registry  # noqa: E402
 from watchkeeper.vision import AnalysedFaces, FaceAnalyzer  # noqa: E402
 
 THUMB = (64, 36)
+RATE = 25  # the clip's frame rate
 CLIP_RESTART_FRAMES = 25  # the clip's frame index falling back this far: a new showing
 FIRST_SEEN_SLACK_S = 0.5  # a frame is stamped on decoding, its thumbnail on reaching the detector
 
@@ -98,12 +99,12 @@ class StampingAnalyzer(FaceAnalyzer):
 
 
 def matchable_frames(
-    analyzer: FaceAnalyzer, recogniser: Recogniser, settings: Settings
+    video: Path, analyzer: FaceAnalyzer, recogniser: Recogniser, settings: Settings
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Thumbnails of every frame of the clip, and whether each shows a face that would match."""
+    """Thumbnails of every frame of the video, and whether each shows a face that would match."""
     thumbs, matchable = [], []
     threshold = settings.matching.default_threshold
-    with av.open(str(CLIP)) as container:
+    with av.open(str(video)) as container:
         for frame in container.decode(video=0):
             image = frame.to_ndarray(format="bgr24")
             thumbs.append(thumbnail(image))
@@ -180,7 +181,20 @@ def percentiles(values: list[float]) -> dict[str, float | int]:
     }
 
 
-def run(seconds: float, streams: int, early_looks: int, early_after: int) -> dict[str, Any]:
+def with_a_quiet_spell(clip: Path, seconds: float, analyzer: FaceAnalyzer, path: Path) -> Path:
+    """``clip`` followed by ``seconds`` of its first frame with every face blurred away, as a
+    camera streams (no B-frames, a key frame every 2 s): between two showings the picture is
+    still long enough for the camera to rest on key frames (``motion.sleep_after_s``)."""
+    with av.open(str(clip)) as source:
+        frames = [f.to_ndarray(format="bgr24") for f in source.decode(video=0)]
+    empty = without_faces(frames[0], analyzer)
+    pictures = frames + [empty] * round(seconds * RATE)
+    return scene_video(pictures, empty.shape, RATE, path)
+
+
+def run(
+    seconds: float, streams: int, early_looks: int, early_after: int, quiet_s: float
+) -> dict[str, Any]:
     analyzer = StampingAnalyzer(FaceAnalyzer.from_config(Settings().vision))
     receiver = WebhookReceiver(free_port()).start()
     received_at: dict[str, float] = {}
@@ -192,8 +206,11 @@ def run(seconds: float, streams: int, early_looks: int, early_after: int) -> dic
             super().__setitem__(key, value)
 
     receiver.processed = Stamped(original)
-    rtsp = RtspServer(CLIP).start()
     with tempfile.TemporaryDirectory() as folder:
+        video = CLIP
+        if quiet_s:
+            video = with_a_quiet_spell(CLIP, quiet_s, analyzer, Path(folder) / "quiet.mp4")
+        rtsp = RtspServer(video).start()
         ctx = make_context(
             Path(folder) / "data", analyzer,
             tracking={"early_match_looks": early_looks, "early_match_after": early_after},
@@ -205,7 +222,7 @@ def run(seconds: float, streams: int, early_looks: int, early_after: int) -> dic
         recogniser = Recogniser(
             ctx.db, settings.matching, analyzer.model, analyzer.embedder.dimension
         )
-        thumbs, matchable = matchable_frames(analyzer, recogniser, settings)
+        thumbs, matchable = matchable_frames(video, analyzer, recogniser, settings)
         analyzer.stamps.clear()
         for index in range(streams):
             camera = {"name": f"live-{index}", "uri": rtsp.url, "group": GROUP}
@@ -225,7 +242,7 @@ def run(seconds: float, streams: int, early_looks: int, early_after: int) -> dic
         server.should_exit = True
         thread.join(30)
         ctx.close()
-    rtsp.stop()
+        rtsp.stop()
     receiver.stop()
     settings = Settings()
     close_wait = (settings.tracking.max_missed + 1) / settings.streams.analysis_fps
@@ -258,6 +275,7 @@ def run(seconds: float, streams: int, early_looks: int, early_after: int) -> dic
     return {
         "machine": machine(),
         "streams": streams,
+        "quiet_s_between_showings": quiet_s,
         "early_match_looks": early_looks,
         "early_match_after": early_after,
         "seconds": seconds,
@@ -320,9 +338,16 @@ def main() -> None:
         "--early-after", type=int, default=Settings().tracking.early_match_after,
         help="tracking.early_match_after (1: screen a track at its first detection)",
     )  # fmt: skip
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=0.0,
+        help="seconds of an empty, still picture after each showing (re-encoded with a key "
+        "frame every 2 s): the camera rests on key frames between showings",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.seconds, args.streams, args.early_looks, args.early_after)
+    result = run(args.seconds, args.streams, args.early_looks, args.early_after, args.quiet)
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
