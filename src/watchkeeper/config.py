@@ -230,9 +230,11 @@ class MotionConfig(BaseModel):
         ge=0,
         description="After this long (seconds of video) with nothing moving and no face in "
         "view, a camera decodes only its stream's key frames until something moves in one: "
-        "decoding is most of a still camera's cost. When a key frame shows a change, the "
-        "source first goes back to the key frame before and decodes every frame since, so a "
-        "person who appears meanwhile is seen from their first frame. 0: never.",
+        "decoding is most of a still camera's cost. When a key frame shows a change, a "
+        "recording goes back to the key frame before and decodes every frame since, so a "
+        "person who appeared meanwhile is seen from their first frame; a live stream does "
+        "only with streams.rewind_live, and otherwise sees them from that key frame on. "
+        "0: never.",
     )
 
 
@@ -316,6 +318,14 @@ class StreamConfig(BaseModel):
         default=True,
         description="Skip decoding frames nothing refers to when at most every other frame is "
         "analysed: about 40 % less decoding, at the cost of up to a frame of sampling jitter.",
+    )
+    rewind_live: bool = Field(
+        default=False,
+        description="A live camera resting on key frames goes back to the key frame before "
+        "when one shows a change, as recordings always do, so that nobody who appeared in "
+        "between is seen late. Off until a delay it showed is understood: on the live alert "
+        "bench (bench/latency.py --quiet 10) 5 of 27 showings were alerted 2.1 s after the "
+        "person was first seen instead of 0.3 s (docs/decisions/0052-key-frames-while-still.md).",
     )
     max_key_interval_s: float = Field(
         default=2.0,

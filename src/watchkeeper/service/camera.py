@@ -229,6 +229,7 @@ class CameraRunner:
                 decode_threads=streams.decode_threads,
                 skip_nonref=streams.skip_nonref,
                 max_key_interval_s=streams.max_key_interval_s,
+                rewind_live=streams.rewind_live,
                 reconnect=True,
                 backoff_base_s=streams.backoff_base_s,
                 backoff_cap_s=streams.backoff_cap_s,

@@ -175,8 +175,9 @@ class AvSource:
     def _keep(self, packet: av.Packet[Any]) -> None:
         """Keep the packets a rewind may decode again, while key frames alone are read: those
         since the third key frame back (a decoder that reorders frames hands a key frame out
-        a few packets late); none while every frame is decoded."""
-        if not self._key_frames_only:
+        a few packets late); none while every frame is decoded, nor on a live stream unless
+        ``rewind_live`` is set (then there is nothing to go back to)."""
+        if not self._key_frames_only or (self.live and not self.options.rewind_live):
             self._kept.clear()
             return
         self._kept.append(packet)

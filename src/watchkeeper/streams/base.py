@@ -58,6 +58,7 @@ class SourceOptions:
     decode_threads: int = 1  # 0: as many as FFmpeg likes
     skip_nonref: bool = False
     max_key_interval_s: float = 2.0  # key frames further apart than this: never key frames only
+    rewind_live: bool = False  # a live stream may go back to its key frame before (streams.*)
     rtsp_transport: str = "tcp"
 
     @property

@@ -73,6 +73,7 @@ def open_source(
     decode_threads: int = 1,
     skip_nonref: bool = False,
     max_key_interval_s: float = 2.0,
+    rewind_live: bool = False,
     reconnect: bool = False,
     backoff_base_s: float = 1.0,
     backoff_cap_s: float = 60.0,
@@ -99,6 +100,7 @@ def open_source(
         decode_threads=decode_threads,
         skip_nonref=skip_nonref,
         max_key_interval_s=max_key_interval_s,
+        rewind_live=rewind_live,
     )
     kind, target = resolve(uri)
     cls = SOURCE_KINDS[kind]
@@ -127,4 +129,5 @@ def open_configured_source(
         decode_threads=config.decode_threads,
         skip_nonref=config.skip_nonref,
         max_key_interval_s=config.max_key_interval_s,
+        rewind_live=config.rewind_live,
     )

@@ -153,13 +153,15 @@ def _bar_at(image: np.ndarray, scene: np.ndarray) -> int:
     return round(int(np.argmax(changed)) / 4)
 
 
-def test_a_live_camera_woken_on_a_key_frame_first_hands_out_the_frames_it_left_undecoded(
+def test_a_live_camera_set_to_rewind_first_hands_out_the_frames_it_left_undecoded(
     scene: np.ndarray, tmp_path: Path
 ) -> None:
     path = video(scene, tmp_path / "gop10.mp4", gop=10, frames=100)  # a key frame every 0.4 s
     server = RtspServer(path).start()
     try:
-        source = open_source(server.url, "gate", analysis_fps=RATE, reconnect=True)
+        source = open_source(
+            server.url, "gate", analysis_fps=RATE, rewind_live=True, reconnect=True
+        )
         assert isinstance(source, RewindableSource)
         frames = source.frames()
         for _ in itertools.islice(frames, 30):  # awake
@@ -178,3 +180,21 @@ def test_a_live_camera_woken_on_a_key_frame_first_hands_out_the_frames_it_left_u
     gaps = np.diff([frame.timestamp for frame in again])
     assert np.allclose(gaps, 1 / RATE, atol=0.005)
     assert again[-1].timestamp == pytest.approx(woken.timestamp, abs=0.05)
+
+
+def test_a_live_camera_does_not_rewind_unless_set_to(scene: np.ndarray, tmp_path: Path) -> None:
+    path = video(scene, tmp_path / "gop10.mp4", gop=10, frames=100)
+    server = RtspServer(path).start()
+    try:
+        source = open_source(server.url, "gate", analysis_fps=RATE, reconnect=True)
+        frames = source.frames()
+        for _ in itertools.islice(frames, 30):
+            pass
+        source.key_frames_only(True)
+        asked = []  # at each of four key frames read at rest, as the camera worker asks
+        for _ in itertools.islice(frames, 4):
+            asked.append(isinstance(source, RewindableSource) and source.rewind())
+        source.close()
+    finally:
+        server.stop()
+    assert not any(asked)
