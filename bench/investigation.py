@@ -56,11 +56,6 @@ from watchkeeper.store.models import Camera, Sighting
 from watchkeeper.store.policy import ArchivedSighting, SightingTemplate
 
 CLIP_SECONDS = 105 / 25
-RECORDINGS = {
-    "crowd": "the clip as a camera sends it",
-    "phone": "the clip as recorded",
-    "corridor": "an empty scene crossed by three people, one at a time (a key frame every 2 s)",
-}
 START = datetime(2025, 11, 28, 14, 30, tzinfo=UTC)
 MODEL = "bench@1"
 
@@ -121,10 +116,12 @@ def bench_scan(
         if scene == "corridor":
             empty = without_faces(read_frames(CLIP, 1)[0], ctx.analyzer)
             clip = passers_by_video(empty, 25, loops * CLIP_SECONDS, root / "corridor.mp4")
+            what = "an empty scene crossed by three people, one at a time (a key frame every 2 s)"
         elif as_recorded:
-            clip = CLIP
+            clip, what = CLIP, "the clip as recorded"
         else:  # a recorder stores what its camera streamed: no B-frames, every frame decoded
             clip = as_a_camera_sends_it(CLIP, root / "camera.mp4")
+            what = "the clip as a camera sends it"
         cameras = [f"cam{i}" for i in range(copies)]
         for camera in cameras:
             name = recordings / f"{camera}_{START:%Y%m%d-%H%M%S}.mp4"
@@ -148,7 +145,7 @@ def bench_scan(
     video = copies * loops * CLIP_SECONDS
     steady = clock.last - (clock.first or started)
     return {
-        "recordings": RECORDINGS[scene if scene == "corridor" or not as_recorded else "phone"],
+        "recordings": what,
         "copies": copies,
         "recording_s": round(loops * CLIP_SECONDS, 1),
         "video_s": round(video, 1),

@@ -23,6 +23,7 @@ Record results in docs/performance.md together with the machine block this print
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -41,6 +42,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from watchkeeper.cluster.plan import CAMERA_STREAM
 from watchkeeper.config import Settings, VisionConfig
 from watchkeeper.enrolment import enrol_person
 from watchkeeper.pipeline import CameraPipeline, MotionGatedAnalyzer, motion_gated
@@ -338,7 +340,7 @@ def bench_end_to_end(
     analyzer = FaceAnalyzer.from_config(vision)
     recogniser = distractor_gallery(settings, analyzer)
     rows = []
-    for label, video, rate in ((lb, v, r) for lb, v in videos.items() for r in rates):
+    for (label, video), rate in itertools.product(videos.items(), rates):
         duration = clip_duration(video)
         decode_s, _, decoded = decode_cpu_s(video, rate, skip_nonref)
         runs = [
@@ -725,7 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.video, Path(tempfile.mkdtemp(prefix="wk-bench-")) / "camera.mp4"
         )
         results["end_to_end"] = bench_end_to_end(
-            {"as recorded": args.video, "as a camera sends it": camera},
+            {"as recorded": args.video, CAMERA_STREAM: camera},
             (5.0, 25.0),
             not args.decode_all,
         )
