@@ -11,23 +11,33 @@ receiver, as an operator's console and a VMS would. For each alert:
   gone (``tracking.max_missed`` + 1 analysed frames);
 - ``after track closed``: the same minus that wait: the cost of embedding, matching,
   storing (sighting, alert, outbox, audit in one transaction) and telling;
-- ``after first seen``: from the first frame the person was seen in: what a person walking
-  past experiences;
-- ``after first matchable``: from the first *analysed* frame in which the person's face would
-  match (found offline: every face of every frame of the clip is embedded and searched in the
-  gallery; a frame is matchable when a face of usable quality scores at or above the
-  threshold). The live frames the camera analysed are recognised by a tiny thumbnail taken
-  when each is handed to the detector, and stamped then: the time a frame waits between
-  decoding and detection is therefore not counted (it is bounded: a live source skips frames
-  it falls behind on).
+- ``after first seen``: from the first frame the person was seen in, as the camera stamped it;
+- ``after in view``: from the moment the stream sent the showing's first frame, in which the
+  person is already in view: what a person walking past experiences, whether or not the
+  camera looked at that frame. It differs from the one before where a camera resting on key
+  frames notices the person only at a later key frame and does not go back
+  (``streams.rewind_live`` off): its sighting then begins late, and so does its "first seen";
+- ``after first matchable``: from when the stream sent the first *analysed* frame in which
+  the person's face would match (found offline: every face of every frame of the clip is
+  embedded and searched in the gallery; a frame is matchable when a face of usable quality
+  scores at or above the threshold).
+
+When the stream sent a frame is told by the stream's own clock (:class:`StreamClock`), not by
+when the frame reached the detector: the server sends the looped video in real time, each
+analysed frame is recognised by a tiny thumbnail taken when it is handed to the detector, and
+the earliest any of them arrived fixes the clock. A resting camera that goes back to the key
+frame before analyses frames up to a key-frame interval after they were sent; timing them on
+arrival would hide exactly that wait.
 
 Deduplication is off, so a track that raised an alert early raises a second one when it
 closes (the same ``first_seen``), and a track split in two where the person's face turned
-raises one for each part. The ``pass_*`` figures are what the person experiences: one pass is
-one showing of the clip (the person is in view from its first frame to its last), told apart
-by the analysed frames' thumbnails; its latency is that of the first alert of the pass. The
-``track_*`` figures keep the first alert of each distinct track start instead (a split-off
-part counts as a track of its own), and the ``sse_*`` figures count every alert.
+raises one for each part. The ``pass_*`` figures are per showing of the clip (one pass: the
+person is in view from its first frame to its last), counting only showings the camera
+watched from start to end; an alert belongs to the showing its track began in, and a
+showing's latency is that of its first alert. The ``track_*`` figures keep the first alert of
+each distinct track start instead (a split-off part counts as a track of its own), and the
+``sse_*`` figures count every alert. ``--quiet S`` adds S seconds of the emptied scene after
+each showing, so that the camera rests on key frames between them.
 
 The breakdown splits the latency after the first matchable frame at the alert's
 ``created_at`` (written in the same transaction as the sighting): the pipeline part (waiting
@@ -36,13 +46,14 @@ broker, SSE).
 
     .venv/bin/python bench/latency.py --seconds 60           # table
     .venv/bin/python bench/latency.py --seconds 60 --json
+    .venv/bin/python bench/latency.py --seconds 120 --quiet 10 --no-rewind-live
 """
 
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
+import math
 import sys
 import tempfile
 import threading
@@ -76,8 +87,7 @@ from watchkeeper.vision import AnalysedFaces, FaceAnalyzer  # noqa: E402
 
 THUMB = (64, 36)
 RATE = 25  # the clip's frame rate
-CLIP_RESTART_FRAMES = 25  # the clip's frame index falling back this far: a new showing
-FIRST_SEEN_SLACK_S = 0.5  # a frame is stamped on decoding, its thumbnail on reaching the detector
+FIRST_SEEN_SLACK_S = 0.5  # how much earlier than the stream clock a decoded frame may be stamped
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -120,52 +130,95 @@ def matchable_frames(
 
 
 @dataclass
-class Pass:
-    """One showing of the clip on the live camera, and the first alert about it."""
+class Showing:
+    """One showing of the clip on the live camera, in stream time, and its first alert."""
 
-    start: float  # when its first frame reached the detector
-    first_matchable: float | None = None  # when its first matchable frame did
-    alerted: float | None = None  # when its first alert reached the SSE client
+    start: float  # when the camera sent the showing's first frame
+    first_matchable: float | None = None  # when it sent the first analysed frame that matches
+    alerted: float | None = None  # when the first alert about it reached the SSE client
     alert: dict[str, Any] | None = None  # that alert
     first_seen: float | None = None  # the earliest first frame of its alerts' tracks
 
 
-def passes_of(
-    stamps: list[tuple[float, np.ndarray]], thumbs: np.ndarray, matchable: np.ndarray
-) -> list[Pass]:
-    """The showings of the clip, in order, told apart by the clip frame each analysed frame was.
+@dataclass(frozen=True)
+class StreamClock:
+    """When the looped stream sent each frame: frame ``i`` of loop ``k`` at
+    ``origin + k * period + i / RATE`` (the server sends in real time, ``-re``).
 
-    A showing ends where the clip starts again (the frame index falls back by more than a
-    second's worth of frames).
+    Told from the analysed frames themselves, not from when they reached the detector: a
+    camera resting on key frames may go back and analyse the frames since the key frame
+    before (``streams.rewind_live``) seconds after they were sent, and a passer-by's wait
+    runs from when they came into view.
     """
-    passes: list[Pass] = []
-    previous = -1
-    for at, thumb in stamps:
-        index = int(np.argmin(np.abs(thumbs - thumb).mean(axis=(1, 2))))
-        if not passes or index < previous - CLIP_RESTART_FRAMES:
-            passes.append(Pass(start=at))
-        if matchable[index] and passes[-1].first_matchable is None:
-            passes[-1].first_matchable = at
-        previous = index
-    return passes
+
+    origin: float
+    period: float
+
+    @classmethod
+    def of(cls, seen: list[tuple[float, int]], clip_frames: int, period: float) -> StreamClock:
+        """From (when it reached the detector, frame index) of each analysed frame: the
+        earliest any clip frame could have been sent (a frame reaches the detector after it
+        was sent, never before). Frames of the quiet spell all look alike, so their index says
+        nothing: they are not used."""
+        sent = [at - index / RATE for at, index in seen if index < clip_frames]
+        if not sent:
+            raise RuntimeError("the camera analysed no frame of the clip: nothing to time")
+        rough = sent[0]
+        loops = [math.floor((s - rough + period / 4) / period) for s in sent]
+        return cls(min(s - k * period for s, k in zip(sent, loops, strict=True)), period)
+
+    def loop(self, sent_at: float) -> int:
+        """The showing a frame sent at ``sent_at`` belongs to."""
+        return math.floor((sent_at - self.origin + FIRST_SEEN_SLACK_S) / self.period)
+
+    def sent(self, loop: int, index: int) -> float:
+        return self.origin + loop * self.period + index / RATE
 
 
-def attach_alerts(passes: list[Pass], stamps: list[tuple[float, dict[str, Any]]]) -> None:
-    """Give each pass its first alert (and its tracks' earliest first frame).
+def showings_of(
+    seen: list[tuple[float, int]],
+    matchable: np.ndarray,
+    clock: StreamClock,
+    clip_frames: int,
+    alerts: list[tuple[float, dict[str, Any]]],
+) -> list[Showing]:
+    """The showings the camera watched from their start to their end, each with its first
+    matchable analysed frame and its first alert (the alert whose track began in it).
 
-    An alert belongs to the last pass that began before its first frame (give or take the
-    time a frame waits for the detector, ``FIRST_SEEN_SLACK_S``).
+    A showing counts only if the camera was already analysing when it began and the bench
+    ran past its end (the first and last may be partial).
     """
-    starts = [p.start for p in passes]
-    for at, alert in stamps:
-        first_seen = _ts(alert["first_seen"])
-        index = bisect.bisect_right(starts, first_seen + FIRST_SEEN_SLACK_S) - 1
-        if index < 0:
+    clip_seen = [(at, index) for at, index in seen if index < clip_frames]
+    first, last = clip_seen[0], clip_seen[-1]
+    begun = clock.loop(first[0] - first[1] / RATE)
+    watching_from = first[0] - first[1] / RATE - FIRST_SEEN_SLACK_S
+    loops = [
+        k
+        for k in range(begun, clock.loop(last[0]) + 1)
+        if clock.sent(k, 0) >= watching_from and clock.sent(k + 1, 0) <= last[0]
+    ]
+    showings = {k: Showing(start=clock.sent(k, 0)) for k in loops}
+    for at, index in clip_seen:
+        showing = showings.get(clock.loop(at - index / RATE))
+        if showing is None or not matchable[index]:
             continue
-        showing = passes[index]
+        sent_at = showing.start + index / RATE
+        if showing.first_matchable is None or sent_at < showing.first_matchable:
+            showing.first_matchable = sent_at
+    for at, alert in alerts:
+        first_seen = _ts(alert["first_seen"])
+        showing = showings.get(clock.loop(first_seen))
+        if showing is None:
+            continue
         if showing.alerted is None or at < showing.alerted:
             showing.alerted, showing.alert = at, alert
         showing.first_seen = min(first_seen, showing.first_seen or first_seen)
+    return [showings[k] for k in loops]
+
+
+def clip_index(thumbs: np.ndarray, thumb: np.ndarray) -> int:
+    """Which frame of the video an analysed frame was, by its thumbnail."""
+    return int(np.argmin(np.abs(thumbs - thumb).mean(axis=(1, 2))))
 
 
 def percentiles(values: list[float]) -> dict[str, float | int]:
@@ -193,7 +246,12 @@ def with_a_quiet_spell(clip: Path, seconds: float, analyzer: FaceAnalyzer, path:
 
 
 def run(
-    seconds: float, streams: int, early_looks: int, early_after: int, quiet_s: float
+    seconds: float,
+    streams: int,
+    early_looks: int,
+    early_after: int,
+    quiet_s: float,
+    rewind_live: bool,
 ) -> dict[str, Any]:
     analyzer = StampingAnalyzer(FaceAnalyzer.from_config(Settings().vision))
     receiver = WebhookReceiver(free_port()).start()
@@ -214,6 +272,7 @@ def run(
         ctx = make_context(
             Path(folder) / "data", analyzer,
             tracking={"early_match_looks": early_looks, "early_match_after": early_after},
+            streams={"rewind_live": rewind_live},
             notifications={"dedupe_window_s": 0,
                            "webhooks": [{"url": receiver.url, "secret": SECRET}]},
         )  # fmt: skip
@@ -223,6 +282,7 @@ def run(
             ctx.db, settings.matching, analyzer.model, analyzer.embedder.dimension
         )
         thumbs, matchable = matchable_frames(video, analyzer, recogniser, settings)
+        clip_frames = len(thumbs) - round(quiet_s * RATE)
         analyzer.stamps.clear()
         for index in range(streams):
             camera = {"name": f"live-{index}", "uri": rtsp.url, "group": GROUP}
@@ -252,21 +312,16 @@ def run(
     tracks: dict[str, tuple[float, dict[str, Any]]] = {}
     for at, alert in stamps:
         tracks.setdefault(alert["first_seen"], (at, alert))
-    passes = passes_of(analyzer.stamps, thumbs, matchable)
-    attach_alerts(passes, stamps)
+    seen = [(at, clip_index(thumbs, thumb)) for at, thumb in analyzer.stamps]
+    clock = StreamClock.of(seen, clip_frames, len(thumbs) / RATE)
+    showings = showings_of(seen, matchable, clock, clip_frames, stamps)
+    # (came into view, first seen, first matchable, alert created, alert at the client)
     told = [
-        (p.alerted, p.first_seen)
-        for p in passes
-        if p.alerted is not None and p.first_seen is not None
+        (s.start, s.first_seen, s.first_matchable, _ts(s.alert["created_at"]), s.alerted)
+        for s in showings
+        if s.alert is not None and s.alerted is not None and s.first_seen is not None
     ]
-    timed = [
-        (p.first_matchable, p.alerted, _ts(p.alert["created_at"]))
-        for p in passes
-        if p.first_matchable is not None and p.alerted is not None and p.alert is not None
-    ]
-    after_matchable = [alerted - matchable_at for matchable_at, alerted, _ in timed]
-    created_after = [created - matchable_at for matchable_at, _, created in timed]
-    told_after = [alerted - created for _, alerted, created in timed]
+    timed = [(m, created, at) for _, _, m, created, at in told if m is not None]
     hooks = [
         received_at[key] - _ts(body["alert"]["last_seen"])
         for key, body in receiver.processed.items()
@@ -283,12 +338,14 @@ def run(
         "sse_after_last_seen_s": percentiles(after_last),
         "sse_after_track_closed_s": percentiles([v - close_wait for v in after_last]),
         "sse_after_first_seen_s": percentiles([at - _ts(a["first_seen"]) for at, a in stamps]),
-        "passes": len(passes),
-        "passes_without_alert": len(passes) - len(told),
-        "pass_after_first_seen_s": percentiles([alerted - seen for alerted, seen in told]),
-        "pass_after_first_matchable_s": percentiles(after_matchable),
-        "breakdown_matchable_to_created_s": percentiles(created_after),
-        "breakdown_created_to_sse_s": percentiles(told_after),
+        "rewind_live": rewind_live,
+        "passes": len(showings),
+        "passes_without_alert": len(showings) - len(told),
+        "pass_after_in_view_s": percentiles([at - start for start, _, _, _, at in told]),
+        "pass_after_first_seen_s": percentiles([at - seen for _, seen, _, _, at in told]),
+        "pass_after_first_matchable_s": percentiles([at - m for m, _, at in timed]),
+        "breakdown_matchable_to_created_s": percentiles([c - m for m, c, _ in timed]),
+        "breakdown_created_to_sse_s": percentiles([at - c for _, c, at in timed]),
         "tracks": len(tracks),
         "track_after_first_seen_s": percentiles(
             [at - _ts(a["first_seen"]) for at, a in tracks.values()]
@@ -296,6 +353,15 @@ def run(
         "matchable_clip_frames": int(matchable.sum()),
         "webhook_after_last_seen_s": percentiles(hooks),
         "tracker_close_wait_s": close_wait,
+        "showings": [
+            {
+                "first_seen": round(seen - start, 3),
+                "first_matchable": None if m is None else round(m - start, 3),
+                "alert_created": round(created - start, 3),
+                "alert_at_client": round(at - start, 3),
+            }
+            for start, seen, m, created, at in told
+        ],  # seconds after the showing began
         "cameras": statuses,
         "alerts_seen": [
             {
@@ -345,9 +411,18 @@ def main() -> None:
         help="seconds of an empty, still picture after each showing (re-encoded with a key "
         "frame every 2 s): the camera rests on key frames between showings",
     )
+    parser.add_argument(
+        "--rewind-live", action=argparse.BooleanOptionalAction,
+        default=Settings().streams.rewind_live,
+        help="streams.rewind_live: a camera woken at rest reads the frames since the key "
+        "frame before first",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.seconds, args.streams, args.early_looks, args.early_after, args.quiet)
+    result = run(
+        args.seconds, args.streams, args.early_looks, args.early_after, args.quiet,
+        args.rewind_live,
+    )  # fmt: skip
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
@@ -356,6 +431,7 @@ def main() -> None:
         "sse_after_last_seen_s",
         "sse_after_track_closed_s",
         "sse_after_first_seen_s",
+        "pass_after_in_view_s",
         "pass_after_first_seen_s",
         "pass_after_first_matchable_s",
         "track_after_first_seen_s",
