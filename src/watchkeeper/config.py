@@ -232,9 +232,8 @@ class MotionConfig(BaseModel):
         "view, a camera decodes only its stream's key frames until something moves in one: "
         "decoding is most of a still camera's cost. When a key frame shows a change, a "
         "recording goes back to the key frame before and decodes every frame since, so a "
-        "person who appeared meanwhile is seen from their first frame; a live stream does "
-        "only with streams.rewind_live, and otherwise sees them from that key frame on. "
-        "0: never.",
+        "person who appeared meanwhile is seen from their first frame; so does a live stream "
+        "(streams.rewind_live). 0: never.",
     )
 
 
@@ -320,12 +319,14 @@ class StreamConfig(BaseModel):
         "analysed: about 40 % less decoding, at the cost of up to a frame of sampling jitter.",
     )
     rewind_live: bool = Field(
-        default=False,
+        default=True,
         description="A live camera resting on key frames goes back to the key frame before "
-        "when one shows a change, as recordings always do, so that nobody who appeared in "
-        "between is seen late. Off until a delay it showed is understood: on the live alert "
-        "bench (bench/latency.py --quiet 10) 5 of 27 showings were alerted 2.1 s after the "
-        "person was first seen instead of 0.3 s (docs/decisions/0052-key-frames-while-still.md).",
+        "when one shows a change, as recordings always do: whoever appeared in between is "
+        "seen from their first frame, under the time they were there, instead of from the "
+        "key frame that showed them (someone who comes and goes between two key frames is "
+        "not seen either way). It costs a burst of decoding on each wake (up to one "
+        "key-frame interval) and, while resting, the compressed packets since the third key "
+        "frame back (docs/decisions/0052-key-frames-while-still.md).",
     )
     max_key_interval_s: float = Field(
         default=2.0,

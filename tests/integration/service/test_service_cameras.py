@@ -6,24 +6,28 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+import av
 import cv2
+import numpy as np
 import pytest
 
 from support.camera_servers import RtspServer, garbage_camera, mjpeg_camera
-from support.service_harness import make_context, wait_for
+from support.service_harness import GROUP, enrol_target, make_context, wait_for
 from support.video import write_h264
 from watchkeeper.alerts import AlertService
 from watchkeeper.context import AppContext
-from watchkeeper.demo import CLIP
+from watchkeeper.demo import CLIP, probe_photo, read_frame
 from watchkeeper.domain import Match, Sighting
 from watchkeeper.service import InferenceBatcher, Services
 from watchkeeper.service.camera import CameraRunner, CameraSpec
+from watchkeeper.store import alerts as alert_store
 from watchkeeper.streams import open_source
 from watchkeeper.usecases import cameras as registry
 from watchkeeper.vision import FaceAnalyzer
-from watchkeeper.vision.imageio import encode_jpeg
+from watchkeeper.vision.imageio import decode_image, encode_jpeg
 
 FAST_RECONNECT = {"backoff_base_s": 0.2, "backoff_cap_s": 1.0, "read_timeout_s": 3.0}
 
@@ -192,13 +196,17 @@ def test_a_camera_asked_to_stop_says_stopping_until_its_open_tracks_are_decided(
         assert done.sightings == len(matcher.asked)  # every sighting handed on by "stopped"
 
 
-def still_scene_video(path: Path) -> Path:
-    """4 s of the top left of the clip's first frame (the arcade's roof, nobody in it) held,
-    640×360 at 25 fps, a key frame every 0.4 s."""
+def arcade_roof() -> np.ndarray:
+    """The top left of the clip's first frame, 640×360: the arcade's roof, nobody in it."""
     source = open_source(str(CLIP), "clip", analysis_fps=25)
     empty = next(iter(source.frames())).image[:360, :640].copy()
     source.close()
-    return write_h264(path, [empty] * 100, key_interval=10)
+    return empty
+
+
+def still_scene_video(path: Path) -> Path:
+    """4 s of the arcade's roof held, 25 fps, a key frame every 0.4 s."""
+    return write_h264(path, [arcade_roof()] * 100, key_interval=10)
 
 
 def test_a_camera_on_a_still_scene_rests_on_its_key_frames(tmp_path, analyzer):
@@ -222,3 +230,75 @@ def test_a_camera_on_a_still_scene_rests_on_its_key_frames(tmp_path, analyzer):
         services.stop()
         server.stop()
         ctx.close()
+
+
+DOOR_KEY_INTERVAL = 25  # frames: a key frame every second
+DOOR_IN_VIEW = (102, 162)  # the frames the person is in view: from just after a key frame
+
+
+def person_at_the_door_video(path: Path, portrait: np.ndarray) -> Path:
+    """10 s of the arcade's empty roof (640×360, 25 fps, a key frame every second) in which
+    the enrolled person stands in view for 2.4 s, appearing two frames after a key frame: a
+    camera resting on key frames notices them only on the next one, 0.92 s later."""
+    empty = arcade_roof()
+    there = empty.copy()
+    height, width = portrait.shape[:2]
+    there[40 : 40 + height, 240 : 240 + width] = portrait
+    first, last = DOOR_IN_VIEW
+    pictures = [there if first <= index < last else empty for index in range(250)]
+    return write_h264(path, pictures, key_interval=DOOR_KEY_INTERVAL)
+
+
+def test_a_live_camera_woken_at_rest_sees_the_person_from_their_first_frame(tmp_path, analyzer):
+    """With streams.rewind_live (the default), a camera resting on key frames that a key frame
+    wakes goes back to the key frame before: the alert's sighting runs from the frame the
+    person came into view, not from the key frame that showed them (0.92 s later here)."""
+    ctx = make_context(
+        tmp_path / "data", analyzer, streams=FAST_RECONNECT, motion={"sleep_after_s": 1.0},
+        notifications={"dedupe_window_s": 0},
+    )  # fmt: skip
+    enrol_target(ctx)
+    photo, _box = probe_photo(ctx, read_frame(CLIP, 5))
+    video = person_at_the_door_video(tmp_path / "door.mp4", decode_image(photo, 10**7))
+    with av.open(str(video)) as container:
+        keys = [i for i, p in enumerate(container.demux(video=0)) if p.is_keyframe]
+    assert keys == list(range(0, 250, DOOR_KEY_INTERVAL))  # no key frame where they appear
+    server = RtspServer(video).start()
+    services = Services(ctx)
+    camera = registry.add_camera(
+        ctx.db, "test", {"name": "door", "uri": server.url, "group": GROUP}
+    )
+    services.start()
+    try:
+        wait_for(
+            lambda: services.cameras.status(camera["id"]).key_frames_only, 30,
+            "the camera to rest on key frames",
+        )  # fmt: skip
+        rested_at = datetime.now(UTC)
+        wait_for(lambda: _alerts_since(ctx, rested_at), 30, "an alert after the camera rested")
+        wait_for(lambda: not services.cameras.status(camera["id"]).key_frames_only, 5, "a wake")
+        wait_for(  # the person left, their track closed: the showing's last alert is in
+            lambda: services.cameras.status(camera["id"]).key_frames_only, 30,
+            "the camera to rest again",
+        )  # fmt: skip
+        alerts = _alerts_since(ctx, rested_at)
+    finally:
+        services.stop()
+        server.stop()
+        ctx.close()
+    seen_for = max(last for _, last in alerts) - min(first for first, _ in alerts)
+    first, last = DOOR_IN_VIEW
+    in_view = (last - first) / 25
+    # seen within one analysed frame (0.2 s) of either end; from the waking key frame on, it
+    # could have been 1.48 s at most
+    assert seen_for.total_seconds() >= in_view - 0.4
+
+
+def _alerts_since(ctx: AppContext, moment: datetime) -> list[tuple[datetime, datetime]]:
+    """(first seen, last seen) of the alerts whose person was first seen after ``moment``."""
+    with ctx.db.session() as s:
+        spans = [
+            (view.alert.first_seen.replace(tzinfo=UTC), view.alert.last_seen.replace(tzinfo=UTC))
+            for view in alert_store.list_alerts(s, alert_store.AlertFilter())
+        ]
+    return [(first, last) for first, last in spans if first > moment]
