@@ -19,7 +19,12 @@ copy of each analysed frame is compared with the previous one, and
   while a still scene pays for no detector at all;
 - after ``sleep_after_s`` with nothing moving and no face in view the gate reports the camera
   :attr:`~MotionGatedAnalyzer.still`, and its source may then decode key frames only
-  (``streams.keyframes``) until one of them shows motion.
+  (``streams.keyframes``) until one of them shows motion;
+- a camera's region of interest (``pipeline.region``: where faces count) bounds all of this:
+  motion outside it (grown by ``REGION_PAD``) is not motion — a screen, a road or trees in
+  the wind there neither cost a detection nor keep the camera awake — a whole-frame
+  detection covers only the band of rows that holds it (grown by ``BAND_PAD``), and faces
+  outside it are dropped here already, so a poster's face cannot hold the camera awake.
 
 Faces found on the canvas are mapped back to frame pixels and aligned from the frame itself,
 so their crops and quality are those of a whole-frame pass. :class:`MotionGatedAnalyzer`
@@ -42,10 +47,22 @@ import numpy as np
 from watchkeeper.config import MotionConfig
 from watchkeeper.domain import Faces, FloatArray, ImageArray
 from watchkeeper.pipeline.preview import grey_preview
+from watchkeeper.pipeline.region import inside
 from watchkeeper.vision import AnalysedFaces
 from watchkeeper.vision.boxes import iou_matrix
 
 REGION_PAD = 0.04  # a moving region grows by this share of the frame's shorter side
+# The rows a region of interest spans grow by this share of the frame's shorter side for a
+# whole-frame detection: a face whose centre lies on the region's edge sticks out of it by
+# half its size (108 px at 1080p: faces up to twice that are whole).
+BAND_PAD = 0.1
+# ... and its edges are rounded out to a multiple of this many rows: at the detector's usual
+# scales (1, 2/3, 1/3: a 720p, 1080p or 4K frame fitted to 1280 px) the band then begins on its
+# coarsest grid (32 px) and resamples exactly as the whole frame's rows do, so the detector
+# sees the same pixels there (on the crowd clip, the same sightings; unaligned, two faces at the
+# region's edge and at the score threshold came out differently).
+BAND_ALIGN = 96
+BAND_MAX_SHARE = 0.9  # a band taller than this share of the frame: detect the whole frame
 FACE_PAD = 1.0  # a face's surroundings: its box grown by this many face sizes on each side
 TILE_GAP = 16  # blank pixels between regions on the canvas, so no face spans two
 
@@ -87,14 +104,21 @@ class MotionGatedAnalyzer:
     """Runs the detector of ``analyzer`` only where one camera's picture changed.
 
     One per camera: it remembers that camera's previous frame and faces. ``analysis_fps`` is
-    the camera's analysis rate, which turns ``refresh_s`` into a number of frames.
+    the camera's analysis rate, which turns ``refresh_s`` into a number of frames; ``region``
+    is the camera's region of interest (``pipeline.region``), if it has one.
     """
 
     def __init__(
-        self, analyzer: DetectingAnalyzer, config: MotionConfig, analysis_fps: float
+        self,
+        analyzer: DetectingAnalyzer,
+        config: MotionConfig,
+        analysis_fps: float,
+        region: tuple[float, ...] | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.config = config
+        self.region = region
+        self._region_mask: np.ndarray | None = None  # the region on the small copies, grown
         self.refresh_frames = max(1, round(config.refresh_s * analysis_fps))
         self.sleep_frames = round(config.sleep_after_s * analysis_fps)
         self.stats = MotionStats()
@@ -123,7 +147,7 @@ class MotionGatedAnalyzer:
         previous, small = self._previous, _small_grey(image)
         if previous is None or previous.shape != small.shape:
             return True
-        return bool(_motion_mask(small, previous, self.config.threshold).any())
+        return bool(self._changed(small, previous).any())
 
     def analyse(self, image: ImageArray) -> AnalysedFaces:
         self.stats.frames += 1
@@ -135,10 +159,10 @@ class MotionGatedAnalyzer:
         if self._since_whole >= self.refresh_frames:
             # every frame since the last whole one had this one's size (a new size is whole)
             reference = self._reference
-            if reference is None or _motion_mask(small, reference, self.config.threshold).any():
+            if reference is None or self._changed(small, reference).any():
                 return self._whole(image, small)
             self._since_whole = 0
-        moving = _motion_mask(small, previous, self.config.threshold)
+        moving = self._changed(small, previous)
         height, width = image.shape[:2]
         scale = moving.shape[1] / width
         pad = REGION_PAD * min(width, height)
@@ -166,18 +190,54 @@ class MotionGatedAnalyzer:
         self.stats.regions += 1
         self.stats.carried += len(kept.faces)
         self.stats.detected_share += share
-        found = self._detect(image, regions, layout, canvas_height)
+        found = self._within(image, self._detect(image, regions, layout, canvas_height))
         self._faces = _concat(kept, _subset(found, ~_covered(found.faces, kept.faces)))
         return self._faces
 
     def _whole(self, image: ImageArray, small: np.ndarray) -> AnalysedFaces:
         self._quiet = 0
         self.stats.whole += 1
-        self.stats.detected_share += 1.0
         self._since_whole = 0
         self._reference = small
-        self._faces = self.analyzer.analyse(image)
+        height, width = image.shape[:2]
+        band = self._band(width, height)
+        if band is None:
+            self.stats.detected_share += 1.0
+            self._faces = self._within(image, self.analyzer.analyse(image))
+        else:
+            top, bottom = band
+            self.stats.detected_share += (bottom - top) / height
+            found = self._detect(image, [(0, top, width, bottom)], [(0, 0)], bottom - top)
+            self._faces = self._within(image, found)
         return self._faces
+
+    def _changed(self, small: np.ndarray, before: np.ndarray) -> np.ndarray:
+        """Where ``small`` differs from ``before`` by the motion threshold, within the region."""
+        moving = _motion_mask(small, before, self.config.threshold)
+        if self.region is None:
+            return moving
+        if self._region_mask is None or self._region_mask.shape != moving.shape:
+            self._region_mask = _region_mask(self.region, moving.shape)
+        return cv2.bitwise_and(moving, self._region_mask)
+
+    def _band(self, width: int, height: int) -> tuple[int, int] | None:
+        """The rows a whole-frame detection needs: those of the region, grown; None for all
+        (no region, a band nearly as tall as the frame, or a frame taller than wide, whose
+        canvas cannot be shorter than the frame without changing the detector's scale)."""
+        if self.region is None or width < height:
+            return None
+        ys = self.region[1::2]
+        pad = BAND_PAD * min(width, height)
+        top = max(0, math.floor((min(ys) * height - pad) / BAND_ALIGN) * BAND_ALIGN)
+        bottom = min(height, math.ceil((max(ys) * height + pad) / BAND_ALIGN) * BAND_ALIGN)
+        return None if bottom - top > BAND_MAX_SHARE * height else (top, bottom)
+
+    def _within(self, image: ImageArray, analysed: AnalysedFaces) -> AnalysedFaces:
+        """The faces whose centre lies in the region: the only ones that count."""
+        if self.region is None or len(analysed.faces) == 0:
+            return analysed
+        height, width = image.shape[:2]
+        return _subset(analysed, inside(self.region, analysed.faces.boxes, width, height))
 
     def _detect(
         self,
@@ -219,6 +279,21 @@ def _small_grey(image: ImageArray) -> np.ndarray:
 def _motion_mask(small: np.ndarray, previous: np.ndarray, threshold: int) -> np.ndarray:
     changed = (cv2.absdiff(small, previous) >= threshold).astype(np.uint8)
     return cv2.dilate(changed, np.ones((3, 3), np.uint8))
+
+
+def _region_mask(region: tuple[float, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """``region`` (fractions, a box or a polygon) filled on a mask of ``shape``, grown by
+    ``REGION_PAD`` of its shorter side: someone walking in moves there before their face's
+    centre crosses the edge."""
+    height, width = shape[:2]
+    xs, ys = region[0::2], region[1::2]
+    if len(region) == 4:
+        xs, ys = (xs[0], xs[1], xs[1], xs[0]), (ys[0], ys[0], ys[1], ys[1])
+    points = np.array([[x * width, y * height] for x, y in zip(xs, ys, strict=True)])
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    grow = 2 * math.ceil(REGION_PAD * min(height, width)) + 1
+    return cv2.dilate(mask, np.ones((grow, grow), np.uint8))
 
 
 def _moving_boxes(moving: np.ndarray, scale: float) -> list[Box]:
@@ -350,7 +425,9 @@ def motion_gated(
     config: MotionConfig,
     analysis_fps: float,
     enabled: bool | None = None,
+    region: tuple[float, ...] | None = None,
 ) -> Analyzer:
-    """``analyzer`` behind a motion gate where the camera (``enabled``) or the default says so."""
+    """``analyzer`` behind a motion gate where the camera (``enabled``) or the default says
+    so, bounded by the camera's ``region`` of interest if it has one."""
     on = config.enabled if enabled is None else enabled
-    return MotionGatedAnalyzer(analyzer, config, analysis_fps) if on else analyzer
+    return MotionGatedAnalyzer(analyzer, config, analysis_fps, region) if on else analyzer

@@ -237,7 +237,7 @@ class CameraRunner:
             # the gate sits under the camera's filter: it hands on faces in frame pixels
             gated = motion_gated(
                 self.inference, self.settings.motion, self.spec.analysis_fps,
-                self.spec.motion_gating,
+                self.spec.motion_gating, self.spec.roi,
             )  # fmt: skip
             pipeline = CameraPipeline(
                 self.spec.name,

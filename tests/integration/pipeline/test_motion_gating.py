@@ -16,6 +16,7 @@ from watchkeeper.crowd.render import blur_heads
 from watchkeeper.crowd.tiling import People
 from watchkeeper.domain import Frame, Sighting
 from watchkeeper.pipeline import CameraPipeline, CameraWorker, MotionGatedAnalyzer, motion_gated
+from watchkeeper.service.camera import CameraFilter, CameraSpec
 from watchkeeper.streams import open_source
 from watchkeeper.vision import FaceAnalyzer
 
@@ -196,3 +197,46 @@ def test_a_still_camera_rests_on_key_frames_and_still_finds_the_passer_by(
         awake[0].first_frame,
         awake[0].last_frame,
     )
+
+
+LOWER_HALF = (0.0, 0.5, 1.0, 1.0)  # a region of interest: the floor, where people walk
+
+
+def screen_playing(image: np.ndarray, count: int) -> Iterator[Frame]:
+    """The scene with a screen high on the wall showing something new every frame."""
+    for index in range(count):
+        picture = image.copy()
+        picture[60:260, 80:440] = (37 * index) % 256
+        yield Frame(camera="c", index=index, timestamp=index / FPS, image=picture)
+
+
+def test_motion_outside_the_region_neither_costs_a_detection_nor_keeps_the_camera_awake(
+    still: np.ndarray, analyzer: FaceAnalyzer
+) -> None:
+    empty = emptied(still, analyzer)
+    config = MotionConfig(sleep_after_s=1.0)
+    everywhere = MotionGatedAnalyzer(analyzer, config, FPS)
+    bounded = MotionGatedAnalyzer(analyzer, config, FPS, region=LOWER_HALF)
+    run(everywhere, screen_playing(empty, 12))
+    run(bounded, screen_playing(empty, 12))
+    assert everywhere.stats.regions == 11 and not everywhere.still  # the screen, every frame
+    assert bounded.stats.regions == 0 and bounded.stats.skipped == 11 and bounded.still
+    assert not bounded.moved(next(screen_playing(empty, 20)).image)  # nor wakes it at rest
+
+
+def test_a_region_is_detected_alone_and_gives_the_same_sightings(
+    clip: Path, analyzer: FaceAnalyzer
+) -> None:
+    """The crowd clip through a camera whose faces count on the floor only: a whole-frame
+    pass detects the region's rows (grown), and finds what the whole frame did there."""
+    spec = CameraSpec(id=1, name="c", uri=str(clip), roi=LOWER_HALF)
+    gate = MotionGatedAnalyzer(analyzer, MotionConfig(), FPS, region=LOWER_HALF)
+    plain, _ = run(CameraFilter(analyzer, spec), open_source(str(clip), "c", FPS).frames())
+    gated, _ = run(CameraFilter(gate, spec), open_source(str(clip), "c", FPS).frames())
+    assert len(plain) >= 5
+    assert [(s.first_frame, s.last_frame, s.detections) for s in gated] == [
+        (s.first_frame, s.last_frame, s.detections) for s in plain
+    ]
+    assert gate.stats.whole == gate.stats.frames  # the camera pans: every frame whole …
+    # … on rows 384-1080 of 1080: the lower half, grown by 108 and rounded out to 96
+    assert gate.stats.detected_share / gate.stats.frames == pytest.approx(696 / 1080)

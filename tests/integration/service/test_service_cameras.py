@@ -232,6 +232,34 @@ def test_a_camera_on_a_still_scene_rests_on_its_key_frames(tmp_path, analyzer):
         ctx.close()
 
 
+def test_a_camera_rests_while_whatever_moves_lies_outside_its_region(tmp_path, analyzer):
+    """A screen above the door plays all day; faces count only below it (the camera's roi):
+    the camera rests on key frames as if the picture were still."""
+    ctx = make_context(
+        tmp_path / "data", analyzer, streams=FAST_RECONNECT, motion={"sleep_after_s": 1.0}
+    )
+    empty = arcade_roof()
+    pictures = []
+    for index in range(100):
+        picture = empty.copy()
+        picture[20:100, 40:220] = (37 * index) % 256  # a new picture on the screen each frame
+        pictures.append(picture)
+    server = RtspServer(write_h264(tmp_path / "screen.mp4", pictures, key_interval=10)).start()
+    services = Services(ctx)
+    roi = [0.0, 0.5, 1.0, 1.0]
+    camera = registry.add_camera(ctx.db, "test", {"name": "door", "uri": server.url, "roi": roi})
+    services.start()
+    try:
+        wait_for(
+            lambda: services.cameras.status(camera["id"]).key_frames_only, 30,
+            "the camera to rest on key frames",
+        )  # fmt: skip
+    finally:
+        services.stop()
+        server.stop()
+        ctx.close()
+
+
 DOOR_KEY_INTERVAL = 25  # frames: a key frame every second
 DOOR_IN_VIEW = (102, 162)  # the frames the person is in view: from just after a key frame
 

@@ -54,7 +54,8 @@ Roi = Annotated[
         default=None,
         max_length=200,
         description="Region where faces count, in fractions of the picture (0..1): a box "
-        "[x1, y1, x2, y2] or a polygon [x, y, x, y, ...]. None: the whole picture.",
+        "[x1, y1, x2, y2] or a polygon [x, y, x, y, ...]. None: the whole picture. Motion "
+        "outside it neither costs a detection nor keeps the camera awake.",
     ),
 ]
 
