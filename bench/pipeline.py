@@ -47,6 +47,7 @@ from watchkeeper.config import Settings, VisionConfig
 from watchkeeper.enrolment import enrol_person
 from watchkeeper.pipeline import CameraPipeline, MotionGatedAnalyzer, motion_gated
 from watchkeeper.pipeline.motion import MotionStats
+from watchkeeper.pipeline.region import check_roi
 from watchkeeper.recognition import Recogniser
 from watchkeeper.store import Database, MediaStore, repository
 from watchkeeper.streams import RewindableSource, open_source
@@ -302,11 +303,17 @@ def clip_duration(video: Path) -> float:
 
 
 def _clip_pass(
-    video: Path, rate: float, skip_nonref: bool, settings: Settings, analyzer: Any, screen: Any
+    video: Path,
+    rate: float,
+    skip_nonref: bool,
+    settings: Settings,
+    analyzer: Any,
+    screen: Any,
+    region: tuple[float, ...] | None,
 ) -> tuple[CameraPipeline, Any, float, float]:
     """One pass of a fresh camera pipeline over the clip: it, its gate, wall and CPU seconds."""
     source = open_source(str(video), "bench", rate, skip_nonref=skip_nonref)
-    gated = motion_gated(analyzer, settings.motion, rate)
+    gated = motion_gated(analyzer, settings.motion, rate, region=region)
     pipeline = CameraPipeline(
         "bench",
         gated,
@@ -322,12 +329,17 @@ def _clip_pass(
 
 
 def bench_end_to_end(
-    videos: dict[str, Path], rates: Sequence[float], skip_nonref: bool, passes: int = 3
+    videos: dict[str, Path],
+    rates: Sequence[float],
+    skip_nonref: bool,
+    passes: int = 3,
+    region: tuple[float, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """The whole pipeline over each video, one inference thread, at each analysis rate.
 
     Motion gating is on, as in the service (a crowd clip moves everywhere, so it mostly
-    detects whole frames); ``decode_cpu_s`` is the same video decoded and sampled alone.
+    detects whole frames), bounded by the camera's region of interest if ``region`` is
+    given; ``decode_cpu_s`` is the same video decoded and sampled alone.
 
     A camera runs for hours, so its cost is the steady one: the first pass (reported on its
     own, ``first_pass_x_realtime_cpu``) pays one-off costs such as OpenVINO planning its
@@ -344,7 +356,7 @@ def bench_end_to_end(
         duration = clip_duration(video)
         decode_s, _, decoded = decode_cpu_s(video, rate, skip_nonref)
         runs = [
-            _clip_pass(video, rate, skip_nonref, settings, analyzer, recogniser.screen)
+            _clip_pass(video, rate, skip_nonref, settings, analyzer, recogniser.screen, region)
             for _ in range(1 + passes)
         ]
         first_cpu = runs[0][3]
@@ -353,6 +365,7 @@ def bench_end_to_end(
         rows.append(
             {
                 "video": label,
+                "roi": list(region) if region else None,
                 "analysis_fps": rate,
                 "frames": stats.frames,
                 "faces": stats.faces,
@@ -372,6 +385,9 @@ def bench_end_to_end(
                 "whole_frames_detected": gated.stats.whole
                 if isinstance(gated, MotionGatedAnalyzer)
                 else stats.frames,
+                "detected_share": round(gated.stats.detected_share / gated.stats.frames, 3)
+                if isinstance(gated, MotionGatedAnalyzer)
+                else 1.0,
             }
         )
     return rows
@@ -665,13 +681,14 @@ def _still_pass(
     analyzer: FaceAnalyzer,
     settings: Settings,
     gating: bool,
+    region: tuple[float, ...] | None = None,
 ) -> tuple[dict[str, Any], MotionStats]:
     """One pass over the still scene: CPU seconds decoding and analysing, and the gate's stats.
 
     The source is told after each frame whether the camera rests, and goes back to the key
     frame before when a key frame read at rest shows a change, as the camera worker does.
     """
-    analysis = motion_gated(analyzer, settings.motion, rate, gating)
+    analysis = motion_gated(analyzer, settings.motion, rate, gating, region)
     pipeline = CameraPipeline("still", analysis, settings.tracking, settings.vision.min_quality)
     source = open_source(str(still), "still", rate, skip_nonref=skip_nonref)
     assert isinstance(source, RewindableSource)
@@ -701,6 +718,72 @@ def _still_pass(
     }, stats
 
 
+# A screen high on the wall of the 1080p scene (rows, columns), and a region of interest below
+# it: where the people a camera at a gate is there for walk.
+SCREEN = (slice(60, 300), slice(120, 560))
+BELOW_THE_SCREEN = (0.0, 0.4, 1.0, 1.0)
+
+
+def screen_video(empty: np.ndarray, rate: Any, seconds: float, path: Path) -> Path:
+    """The empty scene with a screen on its wall showing a new picture every frame."""
+
+    def picture(index: int) -> np.ndarray:
+        frame = empty.copy()
+        frame[SCREEN] = (37 * index) % 256
+        return frame
+
+    total = round(seconds * float(rate))
+    return scene_video((picture(i) for i in range(total)), empty.shape, rate, path)
+
+
+def bench_region(
+    video: Path, seconds: float, rate: float, skip_nonref: bool, passes: int = 3
+) -> dict[str, Any]:
+    """What a camera's region of interest saves: on a scene that never stops moving outside
+    it (a screen above an empty floor), the camera without and with a region below the
+    screen (median of ``passes`` passes each, letting it rest as the service does); and on
+    the crowd clip's analysed frames, detecting the whole frame against the region's band
+    of rows (the fastest of ``passes`` turns)."""
+    settings = Settings()
+    vision = settings.vision.model_copy(update={"intra_op_threads": 1})
+    analyzer = FaceAnalyzer.from_config(vision)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="wk-region-") as folder:
+        empty = without_faces(read_frames(video, 1)[0], analyzer)
+        screen = screen_video(empty, round(stream_rate(video)), seconds, Path(folder) / "s.mp4")
+        duration = clip_duration(screen)
+        for region in (None, BELOW_THE_SCREEN):
+            runs = [
+                _still_pass(screen, rate, skip_nonref, analyzer, settings, True, region)
+                for _ in range(passes)
+            ]
+            run, gate = sorted(runs, key=lambda r: r[0]["decode_s"] + r[0]["analysis_s"])[
+                len(runs) // 2
+            ]
+            rows.append(
+                {
+                    "scene": "a screen playing above an empty floor",
+                    "roi": list(region) if region else None,
+                    "cores": round((run["decode_s"] + run["analysis_s"]) / duration, 4),
+                    "frames_decoded": run["decoded"],
+                    "whole_frames_detected": gate.whole,
+                    "region_frames": gate.regions,
+                    "skipped_frames": gate.skipped,
+                }
+            )
+    frames = read_frames(video, int(clip_duration(video) * rate))
+    detect_ms = {}
+    for name, region in (("whole frame", None), ("the region's rows", BELOW_THE_SCREEN)):
+        turns = []
+        for _ in range(passes):
+            started = time.process_time()
+            for image in frames:  # a new camera's first frame is always detected whole
+                MotionGatedAnalyzer(analyzer, settings.motion, rate, region).analyse(image)
+            turns.append(1000 * (time.process_time() - started) / len(frames))
+        detect_ms[name] = round(min(turns), 1)
+    return {"scenes": rows, "crowd_clip_detect_ms_per_frame": detect_ms}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=CLIP, help="clip to take frames from")
@@ -709,7 +792,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed passes per case")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--only", choices=("vision", "end-to-end", "still"), help="run one part of the benchmark"
+        "--only",
+        choices=("vision", "end-to-end", "still", "region"),
+        help="run one part of the benchmark",
     )
     parser.add_argument(
         "--still-seconds", type=float, default=60.0, help="length of the still scene (seconds)"
@@ -719,6 +804,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="decode every frame (default: skip non-reference frames, as the settings do)",
     )
+    parser.add_argument(
+        "--roi", type=float, nargs=4, metavar=("X1", "Y1", "X2", "Y2"),
+        help="end to end: the camera's region of interest, in fractions of the picture (the "
+        "costs then are a camera's with that region, not for `watchkeeper plan`)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     results: dict[str, Any] = {"machine": machine()}
@@ -730,6 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             {"as recorded": args.video, CAMERA_STREAM: camera},
             (5.0, 25.0),
             not args.decode_all,
+            region=check_roi(args.roi),
         )
         results["naive"] = [
             compared_with_pipeline(
@@ -737,12 +828,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results["end_to_end"][0],
             )
             for name, update in NAIVE_ENGINES.items()
+            if args.roi is None  # a naive pass looks at the whole picture
         ]
         results["peak_rss_mib_after_end_to_end"] = peak_rss_mib()
     if args.only in (None, "still"):
         results["still_scene"] = bench_still_scene(
             args.video, args.still_seconds, 5.0, not args.decode_all
         )
+    if args.only in (None, "region"):
+        results["region"] = bench_region(args.video, args.still_seconds, 5.0, not args.decode_all)
     if args.only in (None, "vision"):
         frames = read_frames(args.video, args.frames)
         results["frames"] = len(frames)
@@ -765,6 +859,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
     if "still_scene" in results:
         print(_table("quiet scenes, cores per camera", results["still_scene"]))
+    if "region" in results:
+        print(_table("a region of interest", results["region"]["scenes"]))
+        print(f"crowd clip, ms per frame: {results['region']['crowd_clip_detect_ms_per_frame']}")
         print()
     if "detector" in results:
         print(_table("detector (YuNet) per frame", results["detector"]))
