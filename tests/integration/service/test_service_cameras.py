@@ -232,6 +232,16 @@ def test_a_camera_on_a_still_scene_rests_on_its_key_frames(tmp_path, analyzer):
         ctx.close()
 
 
+def wait_until_resting(
+    services: Services, camera: int, resting: bool = True, timeout: float = 30
+) -> None:
+    """Until the camera reads key frames only (``resting``) or every frame again."""
+    wait_for(
+        lambda: services.cameras.status(camera).key_frames_only == resting, timeout,
+        "the camera to rest on key frames" if resting else "the camera to wake",
+    )  # fmt: skip
+
+
 def test_a_camera_rests_while_whatever_moves_lies_outside_its_region(tmp_path, analyzer):
     """A screen above the door plays all day; faces count only below it (the camera's roi):
     the camera rests on key frames as if the picture were still."""
@@ -250,10 +260,7 @@ def test_a_camera_rests_while_whatever_moves_lies_outside_its_region(tmp_path, a
     camera = registry.add_camera(ctx.db, "test", {"name": "door", "uri": server.url, "roi": roi})
     services.start()
     try:
-        wait_for(
-            lambda: services.cameras.status(camera["id"]).key_frames_only, 30,
-            "the camera to rest on key frames",
-        )  # fmt: skip
+        wait_until_resting(services, camera["id"])
     finally:
         services.stop()
         server.stop()
@@ -298,17 +305,12 @@ def test_a_live_camera_woken_at_rest_sees_the_person_from_their_first_frame(tmp_
     )
     services.start()
     try:
-        wait_for(
-            lambda: services.cameras.status(camera["id"]).key_frames_only, 30,
-            "the camera to rest on key frames",
-        )  # fmt: skip
+        wait_until_resting(services, camera["id"])
         rested_at = datetime.now(UTC)
         wait_for(lambda: _alerts_since(ctx, rested_at), 30, "an alert after the camera rested")
-        wait_for(lambda: not services.cameras.status(camera["id"]).key_frames_only, 5, "a wake")
-        wait_for(  # the person left, their track closed: the showing's last alert is in
-            lambda: services.cameras.status(camera["id"]).key_frames_only, 30,
-            "the camera to rest again",
-        )  # fmt: skip
+        wait_until_resting(services, camera["id"], resting=False, timeout=5)
+        # the person left, their track closed: the showing's last alert is in
+        wait_until_resting(services, camera["id"])
         alerts = _alerts_since(ctx, rested_at)
     finally:
         services.stop()
