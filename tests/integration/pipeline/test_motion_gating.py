@@ -210,18 +210,25 @@ def screen_playing(image: np.ndarray, count: int) -> Iterator[Frame]:
         yield Frame(camera="c", index=index, timestamp=index / FPS, image=picture)
 
 
+FLOOR = (0.0, 1.0, 0.2, 0.45, 0.8, 0.45, 1.0, 1.0)  # the floor in perspective: a polygon
+WALL = (0.0, 0.0, 0.5, 0.0, 0.5, 0.3, 0.0, 0.3)  # the wall with the screen on it
+
+
+@pytest.mark.parametrize("region", [LOWER_HALF, FLOOR], ids=["box", "polygon"])
 def test_motion_outside_the_region_neither_costs_a_detection_nor_keeps_the_camera_awake(
-    still: np.ndarray, analyzer: FaceAnalyzer
+    region: tuple[float, ...], still: np.ndarray, analyzer: FaceAnalyzer
 ) -> None:
     empty = emptied(still, analyzer)
     config = MotionConfig(sleep_after_s=1.0)
     everywhere = MotionGatedAnalyzer(analyzer, config, FPS)
-    bounded = MotionGatedAnalyzer(analyzer, config, FPS, region=LOWER_HALF)
-    run(everywhere, screen_playing(empty, 12))
-    run(bounded, screen_playing(empty, 12))
+    bounded = MotionGatedAnalyzer(analyzer, config, FPS, region=region)
+    around_it = MotionGatedAnalyzer(analyzer, config, FPS, region=WALL)
+    for gate in (everywhere, bounded, around_it):
+        run(gate, screen_playing(empty, 12))
     assert everywhere.stats.regions == 11 and not everywhere.still  # the screen, every frame
     assert bounded.stats.regions == 0 and bounded.stats.skipped == 11 and bounded.still
     assert not bounded.moved(next(screen_playing(empty, 20)).image)  # nor wakes it at rest
+    assert around_it.stats.regions == 11 and not around_it.still  # a region with the screen
 
 
 def test_a_region_is_detected_alone_and_gives_the_same_sightings(
