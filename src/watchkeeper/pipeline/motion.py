@@ -47,7 +47,7 @@ import numpy as np
 from watchkeeper.config import MotionConfig
 from watchkeeper.domain import Faces, FloatArray, ImageArray
 from watchkeeper.pipeline.preview import grey_preview
-from watchkeeper.pipeline.region import inside
+from watchkeeper.pipeline.region import filled, inside
 from watchkeeper.vision import AnalysedFaces
 from watchkeeper.vision.boxes import iou_matrix
 
@@ -282,18 +282,11 @@ def _motion_mask(small: np.ndarray, previous: np.ndarray, threshold: int) -> np.
 
 
 def _region_mask(region: tuple[float, ...], shape: tuple[int, ...]) -> np.ndarray:
-    """``region`` (fractions, a box or a polygon) filled on a mask of ``shape``, grown by
-    ``REGION_PAD`` of its shorter side: someone walking in moves there before their face's
-    centre crosses the edge."""
+    """``region`` on a mask of ``shape``, grown by ``REGION_PAD`` of its shorter side: someone
+    walking in moves there before their face's centre crosses the edge."""
     height, width = shape[:2]
-    xs, ys = region[0::2], region[1::2]
-    if len(region) == 4:
-        xs, ys = (xs[0], xs[1], xs[1], xs[0]), (ys[0], ys[0], ys[1], ys[1])
-    points = np.array([[x * width, y * height] for x, y in zip(xs, ys, strict=True)])
-    mask = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
     grow = 2 * math.ceil(REGION_PAD * min(height, width)) + 1
-    return cv2.dilate(mask, np.ones((grow, grow), np.uint8))
+    return cv2.dilate(filled(region, height, width), np.ones((grow, grow), np.uint8))
 
 
 def _moving_boxes(moving: np.ndarray, scale: float) -> list[Box]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -53,3 +54,14 @@ def inside(
             crossing = xa + (cy - ya) * (xb - xa) / (yb - ya)
         result ^= straddles & (cx < crossing)
     return result
+
+
+def filled(roi: tuple[float, ...], height: int, width: int) -> npt.NDArray[np.uint8]:
+    """The region drawn on a ``height`` × ``width`` mask: 1 inside, 0 outside."""
+    xs, ys = roi[0::2], roi[1::2]
+    if len(roi) == 4:  # a box: its corners
+        xs, ys = (xs[0], xs[1], xs[1], xs[0]), (ys[0], ys[0], ys[1], ys[1])
+    points = np.array([[x * width, y * height] for x, y in zip(xs, ys, strict=True)])
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    return mask
