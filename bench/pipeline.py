@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from gil import GilSampler  # bench/gil.py
 from watchkeeper.cluster.plan import CAMERA_STREAM
 from watchkeeper.config import Settings, VisionConfig
 from watchkeeper.enrolment import enrol_person
@@ -724,6 +725,45 @@ SCREEN = (slice(60, 300), slice(120, 560))
 BELOW_THE_SCREEN = (0.0, 0.4, 1.0, 1.0)
 
 
+def bench_gil(video: Path, seconds: float, skip_nonref: bool) -> dict[str, Any]:
+    """How long one camera's pipeline holds the GIL per analysed frame (one thread, 5 fps).
+
+    Fresh pipelines over ``video`` pass after pass for ``seconds``, sampled by py-spy
+    (bench/gil.py): the GIL's share of the wall time, and per analysed frame the GIL and CPU
+    milliseconds. A camera in the service holds it longer (other threads take it from it
+    mid-work: ``bench/streams.py --gil`` measures that), never shorter.
+    """
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="wk-bench-")))
+    vision = settings.vision.model_copy(update={"intra_op_threads": 1})
+    settings = settings.model_copy(update={"vision": vision})
+    analyzer = FaceAnalyzer.from_config(vision)
+    recogniser = distractor_gallery(settings, analyzer)
+    rate = 5.0
+    _clip_pass(video, rate, skip_nonref, settings, analyzer, recogniser.screen, None)  # warm
+    frames, cpu = 0, 0.0
+    with GilSampler(seconds) as sampler:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            pipeline, _, _, spent = _clip_pass(
+                video, rate, skip_nonref, settings, analyzer, recogniser.screen, None
+            )
+            frames, cpu = frames + pipeline.stats.frames, cpu + spent
+        wall = time.perf_counter() - started
+    gil = sampler.result
+    gil_s = gil.held * wall  # the window covers the passes but for their last fraction
+    return {
+        "video": video.name,
+        "analysis_fps": rate,
+        "frames": frames,
+        "wall_s": round(wall, 1),
+        "cpu_ms_per_frame": round(1000 * cpu / frames, 2),
+        "gil_held": gil.held,
+        "gil_ms_per_frame": round(1000 * gil_s / frames, 2),
+        "gil_share_of_cpu": round(gil_s / cpu, 4),
+        "holders": gil.holders,
+    }
+
+
 def screen_video(empty: np.ndarray, rate: Any, seconds: float, path: Path) -> Path:
     """The empty scene with a screen on its wall showing a new picture every frame."""
 
@@ -793,8 +833,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--only",
-        choices=("vision", "end-to-end", "still", "region"),
-        help="run one part of the benchmark",
+        choices=("vision", "end-to-end", "still", "region", "gil"),
+        help="run one part of the benchmark (gil: only when asked; it needs py-spy)",
+    )
+    parser.add_argument(
+        "--gil-seconds", type=float, default=30.0, help="--only gil: how long to sample"
     )
     parser.add_argument(
         "--still-seconds", type=float, default=60.0, help="length of the still scene (seconds)"
@@ -837,6 +880,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.only in (None, "region"):
         results["region"] = bench_region(args.video, args.still_seconds, 5.0, not args.decode_all)
+    if args.only == "gil":
+        camera = as_a_camera_sends_it(
+            args.video, Path(tempfile.mkdtemp(prefix="wk-bench-")) / "camera.mp4"
+        )
+        results["gil"] = bench_gil(camera, args.gil_seconds, not args.decode_all)
     if args.only in (None, "vision"):
         frames = read_frames(args.video, args.frames)
         results["frames"] = len(frames)
@@ -862,6 +910,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "region" in results:
         print(_table("a region of interest", results["region"]["scenes"]))
         print(f"crowd clip, ms per frame: {results['region']['crowd_clip_detect_ms_per_frame']}")
+        print()
+    if "gil" in results:
+        gil = dict(results["gil"])
+        holders = gil.pop("holders")
+        print(_table("the GIL, one camera on one thread", [gil]))
+        print("\n".join(f"  {share:6.2%} of the time  {frame}" for frame, share in holders))
         print()
     if "detector" in results:
         print(_table("detector (YuNet) per frame", results["detector"]))

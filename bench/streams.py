@@ -1,9 +1,11 @@
 """How many live 1080p 25 frames/s streams one machine analyses at 5 frames/s with bounded lag.
 
 Each stream is the bundled 1080p clip served as its own live RTSP camera (one FFmpeg each,
-real time, no re-encoding); the service runtime of ``watchkeeper serve`` (one thread per
-camera, shared batcher, gallery, alerts) watches them all. For 1, 2, 3, ... streams it
-samples every camera once a second and calls the load *sustained* when, after a warm-up:
+real time, no re-encoding), as a camera streams it (no B-frames, so every frame is decoded;
+``--as-recorded`` serves the phone's file as it is); the service runtime of ``watchkeeper
+serve`` (one thread per camera, shared batcher, gallery, alerts) watches them all. For 1,
+2, 3, ... streams it samples every camera once a second and calls the load *sustained*
+when, after a warm-up:
 
 - every camera analyses at least 90 % of its 5 frames/s;
 - the lag stays bounded: the 95th percentile of (network backlog at the camera server +
@@ -11,17 +13,21 @@ samples every camera once a second and calls the load *sustained* when, after a 
   of the last third of the run is not more than 0.5 s above that of the first third;
 - no packet was dropped because a camera fell too far behind.
 
-It stops at the first count that is not sustained. ``--profile`` instead runs one stream in
-the main thread under cProfile and shows where the CPU time goes.
+It stops at the first count that is not sustained. ``--gil`` also samples how long the
+service holds the GIL (bench/gil.py): what bounds the cameras one process can carry.
+``--profile`` instead runs one stream in the main thread under cProfile and shows where the
+CPU time goes.
 
     .venv/bin/python bench/streams.py                      # 1, 2, 3, ... until it fails
     .venv/bin/python bench/streams.py --counts 1,2,4 --json
+    .venv/bin/python bench/streams.py --counts 4,8 --gil
     .venv/bin/python bench/streams.py --profile --seconds 30
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -40,7 +46,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the tests' shared helpers: support.*
 
-from pipeline import machine  # noqa: E402
+from gil import GilSample, GilSampler  # noqa: E402
+from pipeline import CAMERA_STREAM, as_a_camera_sends_it, machine  # noqa: E402
 from support.camera_servers import RtspServer  # noqa: E402
 from support.service_harness import make_context  # noqa: E402
 from watchkeeper.config import Settings  # noqa: E402
@@ -56,9 +63,14 @@ FPS = 5.0
 
 
 def measure(
-    analyzer: FaceAnalyzer, count: int, seconds: float, overrides: dict[str, Any]
+    analyzer: FaceAnalyzer,
+    count: int,
+    seconds: float,
+    overrides: dict[str, Any],
+    clip: Path = CLIP,
+    gil: bool = False,
 ) -> dict[str, Any]:
-    servers = [RtspServer(CLIP).start() for _ in range(count)]
+    servers = [RtspServer(clip).start() for _ in range(count)]
     with tempfile.TemporaryDirectory() as folder:
         ctx = make_context(Path(folder) / "data", analyzer, **overrides)
         for index, server in enumerate(servers):
@@ -68,15 +80,18 @@ def measure(
         services.start()
         time.sleep(WARM_UP_S)
         samples: list[list[tuple[float, float]]] = []  # per second: (fps, lag) per camera
-        cpu_start, wall_start = os.times(), time.monotonic()
-        while time.monotonic() - wall_start < seconds:
-            time.sleep(1.0)
-            row = []
-            for status, server in zip(services.cameras.statuses(), servers, strict=True):
-                lag = (status.lag_s or 0.0) + server.backlog_s()
-                row.append((status.fps_analysed, lag))
-            samples.append(row)
-        cpu_end, wall = os.times(), time.monotonic() - wall_start
+        # the camera servers' relay threads live in this process; a service has none
+        sampler = GilSampler(seconds, exclude=("camera_servers.py",)) if gil else None
+        with sampler or contextlib.nullcontext():
+            cpu_start, wall_start = os.times(), time.monotonic()
+            while time.monotonic() - wall_start < seconds:
+                time.sleep(1.0)
+                row = []
+                for status, server in zip(services.cameras.statuses(), servers, strict=True):
+                    lag = (status.lag_s or 0.0) + server.backlog_s()
+                    row.append((status.fps_analysed, lag))
+                samples.append(row)
+            cpu_end, wall = os.times(), time.monotonic() - wall_start
         statuses = services.cameras.statuses()
         services.stop()
         ctx.close()
@@ -88,6 +103,7 @@ def measure(
     third = max(1, len(samples) // 3)
     growth = float(lag[-third:].mean() - lag[:third].mean())
     cpu = (cpu_end.user - cpu_start.user + cpu_end.system - cpu_start.system) / wall
+    held = {} if sampler is None else _gil_figures(sampler.result, cpu, count)
     return {
         "streams": count,
         "fps_analysed_min_median": round(float(np.median(fps, axis=0).min()), 2),
@@ -98,6 +114,19 @@ def measure(
         "cpu_cores_busy": round(cpu, 2),
         "faces_per_s": round(sum(s.faces_per_s for s in statuses), 1),
         "errors": sum(s.errors for s in statuses),
+        **held,
+    }
+
+
+def _gil_figures(sample: GilSample, cores_busy: float, count: int) -> dict[str, Any]:
+    """The GIL's share of the wall time, of the process's CPU time and per stream: with
+    ``gil_share_of_cpu`` the cameras one process can carry follow from their CPU cost."""
+    return {
+        "gil_held": sample.held,
+        "gil_held_by_camera_servers": sample.excluded,
+        "gil_share_of_cpu": round(sample.held / cores_busy, 4) if cores_busy else None,
+        "gil_held_per_stream": round(sample.held / count, 4),
+        "gil_holders": sample.holders[:6],
     }
 
 
@@ -234,6 +263,15 @@ def main() -> None:
         "--threads-vs-processes", type=int, default=0, metavar="N",
         help="Compare N cameras as threads and as processes instead.",
     )  # fmt: skip
+    parser.add_argument(
+        "--as-recorded", action="store_true",
+        help="Serve the clip as the phone recorded it (B-frames the service leaves undecoded) "
+        "instead of re-encoded as a camera streams it.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gil", action="store_true",
+        help="Also sample how long the service holds the GIL (py-spy, bench/gil.py).",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     vision = Settings().vision
@@ -253,8 +291,12 @@ def main() -> None:
         report["profile"] = profile(analyzer, args.seconds, overrides)
     else:
         counts = [int(c) for c in args.counts.split(",") if c] or range(1, 64)
+        clip = CLIP
+        if not args.as_recorded:  # a camera streams no B-frames: it decodes every frame
+            clip = as_a_camera_sends_it(CLIP, Path(tempfile.mkdtemp(prefix="wk-")) / "cam.mp4")
+        report["clip"] = "as recorded" if args.as_recorded else CAMERA_STREAM
         for count in counts:
-            result = measure(analyzer, count, args.seconds, overrides)
+            result = measure(analyzer, count, args.seconds, overrides, clip, args.gil)
             result["sustained"] = sustained(result, args.max_lag)
             report["runs"].append(result)
             if not args.json:
