@@ -173,6 +173,11 @@ def _print_plan(result: dict[str, Any]) -> None:
         f"CPU nodes ({cpu['cores_per_node']} cores)",
         f"{cpu['nodes']} ({cpu['cameras_per_node']} cameras each, {cpu['spare_nodes']} spare)",
     )
+    table.add_row(
+        "camera workers per node",
+        f"{cpu['camera_workers_per_node']} (≤ {cpu['cameras_per_worker']} cameras each: a "
+        f"camera holds its process's GIL {cpu['gil_per_camera']:.1%} of the time)",
+    )
     gpu = result["gpu"]
     if gpu is not None:
         table.add_row("GPUs", str(gpu["gpus"]))

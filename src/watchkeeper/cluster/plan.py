@@ -27,6 +27,13 @@ models too. With GPUs, detection and embedding run on GPU nodes at ``gpu_fps`` a
 frames per second per GPU (faces included). Nodes are sized to ``target_utilisation`` of
 their cores, and ``spare_nodes`` extra CPU nodes take the cameras of lost ones (N+k).
 
+Cores are not a node's only limit. A camera worker is one process whose cameras are
+threads; between their calls into FFmpeg, OpenCV and the engines, which release the GIL,
+each holds the GIL, for ``gil_share`` of its CPU time (``bench/streams.py --gil``). A
+process's GIL is kept to ``target_utilisation`` as the cores are, which bounds the cameras
+one worker carries and so sets the **camera workers per node** (Ray's ``camera_node``
+units), each with its own models and gallery replica.
+
 Costs come from :data:`MEASURED` (this repository's benchmarks on the 2-core development
 machine, one core each) or from a JSON file: either flat keys named like :class:`Costs`'s
 fields, or the output of ``bench/pipeline.py --json``.
@@ -58,6 +65,9 @@ class Costs:
     quiet_ms: float = 1.6  # per analysed frame of a still scene, beyond decoding (gated)
     quiet_decode_share: float = 0.24  # of the stream's decoding, resting on key frames
     quiet_detect_share: float = 0.02  # whole-frame detections per analysed frame, still scene
+    # GIL-held seconds per CPU second of camera work in one process, below CPU saturation
+    # (bench/streams.py --gil on the AMD EPYC "Zen 5": 0.070 crowd streams, 0.078-0.080 quiet)
+    gil_share: float = 0.08
     gpu_fps: float | None = None  # analysed frames/s one GPU sustains (detect + embed)
     source: str = "defaults measured on the 2-core development machine (docs/scaling.md)"
 
@@ -165,6 +175,10 @@ ROWS_PER_ALERT = 5
 GALLERY_ROW_BYTES = 3 * 8 + 1
 IVF_ROW_BYTES = 8  # plus one byte per dimension
 FRAME_BUFFERS_MB_PER_CAMERA = 40  # decoder reference frames and queues of a 1080p stream
+# A camera-worker process before its cameras and gallery: Python, the libraries and both
+# models loaded and run once (measured: 144 MiB imported, 478 with the models, 542 after
+# analysing the clip)
+WORKER_MB = 540
 
 
 def gallery_index_bytes(d: Deployment) -> int:
@@ -197,6 +211,14 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
     usable_cores = d.cores_per_node * d.target_utilisation
     cameras_per_cpu_node = max(1, math.floor(usable_cores / cpu_per_camera))
     cpu_nodes = math.ceil(d.cameras / cameras_per_cpu_node) + d.spare_nodes
+    if not 0 <= costs.gil_share <= 1:
+        raise ValueError("gil_share is the GIL's share of a worker's CPU time: from 0 to 1")
+    gil_per_camera = cpu_per_camera * costs.gil_share  # of one process's GIL
+    cameras_per_worker = cameras_per_cpu_node
+    if gil_per_camera > 0:
+        gil_bound = max(1, math.floor(d.target_utilisation / gil_per_camera))
+        cameras_per_worker = min(cameras_per_cpu_node, gil_bound)
+    workers_per_node = math.ceil(cameras_per_cpu_node / cameras_per_worker)
     # frames the models see: every analysed frame of a crowd, a few of a quiet scene
     frames_per_s = (
         d.cameras * d.analysis_fps * (d.busy_share + (1 - d.busy_share) * costs.quiet_detect_share)
@@ -217,7 +239,7 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
     counter_rows_per_s = d.cameras / d.counters_flush_s
     vectors_mb = d.gallery_templates * d.embedding_dim * 4 / BYTES_PER_MB
     index_mb = gallery_index_bytes(d) / BYTES_PER_MB
-    workers = cpu_nodes  # one camera-worker process per CPU node holds one gallery
+    workers = cpu_nodes * workers_per_node  # each camera-worker process holds a gallery
     return {
         "inputs": {"deployment": asdict(d), "costs": asdict(costs)},
         "per_camera": {
@@ -239,6 +261,9 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
             "cores_per_node": d.cores_per_node,
             "spare_nodes": d.spare_nodes,
             "models_on": "gpu" if on_gpu else "cpu",
+            "gil_per_camera": round(gil_per_camera, 4),
+            "cameras_per_worker": cameras_per_worker,
+            "camera_workers_per_node": workers_per_node,
         },
         "gpu": gpu,
         "analysed_frames_per_s": round(frames_per_s, 1),
@@ -261,7 +286,11 @@ def plan(d: Deployment, costs: Costs = MEASURED) -> dict[str, Any]:
             "total_mb": round((vectors_mb + index_mb) * workers, 1),
         },
         "memory_per_cpu_node_gb": round(
-            (cameras_per_cpu_node * FRAME_BUFFERS_MB_PER_CAMERA + vectors_mb + index_mb) / 1024,
+            (
+                cameras_per_cpu_node * FRAME_BUFFERS_MB_PER_CAMERA
+                + workers_per_node * (WORKER_MB + vectors_mb + index_mb)
+            )
+            / 1024,
             1,
         ),
         "node_loss": {

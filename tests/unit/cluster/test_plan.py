@@ -1,11 +1,19 @@
 """The capacity plan: every number follows from the measured costs, and can be traced back."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from watchkeeper.cluster.plan import MEASURED, Costs, Deployment, gallery_index_bytes, plan
+from watchkeeper.cluster.plan import (
+    MEASURED,
+    WORKER_MB,
+    Costs,
+    Deployment,
+    gallery_index_bytes,
+    plan,
+)
 from watchkeeper.matching import Gallery
 
 
@@ -180,3 +188,38 @@ def test_a_camera_resting_on_key_frames_is_charged_its_share_of_decoding():
     assert resting["quiet_decode_cores"] == pytest.approx(0.25 * 0.1175, abs=1e-4)
     assert resting["quiet_cpu_cores"] == pytest.approx(0.25 * 0.1175 + 0.002, abs=1e-4)
     assert awake["quiet_cpu_cores"] > 3 * resting["quiet_cpu_cores"]
+
+
+def test_a_node_runs_as_many_camera_workers_as_its_cameras_need_gils():
+    result = plan(Deployment(cameras=7000))
+    cpu = result["cpu"]
+    # a crowd camera's 0.3769 cores hold the GIL 8 % of the time: 3.0 % of one process's GIL;
+    # held to 70 % like the cores, a worker carries 23 cameras and a node's 59 need three
+    assert cpu["gil_per_camera"] == pytest.approx(0.0302, abs=1e-4)
+    assert cpu["cameras_per_worker"] == 23
+    assert cpu["camera_workers_per_node"] == 3
+    assert result["gallery"]["replicas"] == 3 * cpu["nodes"]
+    # quiet cameras hold it less each, but a node takes more of them
+    quiet = plan(Deployment(cameras=7000, busy_share=0.0))["cpu"]
+    assert quiet["cameras_per_node"] > cpu["cameras_per_node"]
+    assert (
+        quiet["cameras_per_worker"] * quiet["camera_workers_per_node"]
+        >= (quiet["cameras_per_node"])
+    )
+
+
+def test_each_camera_worker_of_a_node_holds_its_models_and_a_gallery_replica():
+    city = Deployment(cameras=7000, gallery_templates=1_000_000)
+    one = plan(city, replace(MEASURED, gil_share=0.0))  # as if the GIL bound nothing
+    three = plan(city)
+    assert one["cpu"]["camera_workers_per_node"] == 1
+    assert three["cpu"]["camera_workers_per_node"] == 3
+    replica_mb = three["gallery"]["per_replica_mb"]
+    assert three["memory_per_cpu_node_gb"] - one["memory_per_cpu_node_gb"] == pytest.approx(
+        2 * (WORKER_MB + replica_mb) / 1024, abs=0.1
+    )
+
+
+def test_a_gil_share_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="gil_share"):
+        plan(Deployment(cameras=10), replace(MEASURED, gil_share=1.5))
