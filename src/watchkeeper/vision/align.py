@@ -30,32 +30,45 @@ REFERENCE_POINTS = np.array(
 
 def similarity_transform(source: FloatArray, target: np.ndarray = REFERENCE_POINTS) -> np.ndarray:
     """Least-squares rotation + uniform scale + translation from source to target (Umeyama)."""
-    src = np.asarray(source, np.float64)
+    return similarity_transforms(np.asarray(source)[None], target)[0]
+
+
+def similarity_transforms(sources: FloatArray, target: np.ndarray = REFERENCE_POINTS) -> np.ndarray:
+    """:func:`similarity_transform` of every point set in ``sources`` (N×P×2) at once.
+
+    One stacked SVD for all the faces of a frame instead of one call per face: in a camera
+    worker the per-face calls were the code that held the GIL longest (bench/gil.py).
+    """
+    src = np.asarray(sources, np.float64)
     dst = np.asarray(target, np.float64)
-    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
-    src_c, dst_c = src - src_mean, dst - dst_mean
-    covariance = dst_c.T @ src_c / len(src)
+    points = src.shape[1]
+    src_mean, dst_mean = src.mean(axis=1), dst.mean(axis=0)
+    src_c, dst_c = src - src_mean[:, None, :], dst - dst_mean
+    covariance = np.einsum("pi,npj->nij", dst_c, src_c) / points
     u, singular, vt = np.linalg.svd(covariance)
-    sign = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[1, 1] = -1
-    rotation = u @ sign @ vt
-    variance = (src_c**2).sum() / len(src)
-    scale = float((singular * np.diag(sign)).sum() / variance) if variance > 0 else 1.0
-    matrix = np.zeros((2, 3))
-    matrix[:, :2] = scale * rotation
-    matrix[:, 2] = dst_mean - scale * rotation @ src_mean
-    return matrix
+    sign = np.ones((len(src), 2))
+    sign[np.linalg.det(u) * np.linalg.det(vt) < 0, 1] = -1.0  # never a mirror image
+    rotation = u @ (sign[:, :, None] * vt)
+    variance = (src_c**2).sum(axis=(1, 2)) / points
+    spread = (singular * sign).sum(axis=1)
+    scale = np.divide(spread, variance, out=np.ones_like(variance), where=variance > 0)
+    matrices = np.empty((len(src), 2, 3))
+    matrices[:, :, :2] = scale[:, None, None] * rotation
+    matrices[:, :, 2] = dst_mean - np.einsum("nij,nj->ni", matrices[:, :, :2], src_mean)
+    return matrices
 
 
 def align_faces(image: ImageArray, landmarks: FloatArray) -> np.ndarray:
     """Warp every face of ``image`` (landmarks (N,5,2)) to an (N,112,112,3) BGR batch."""
     crops = np.empty((len(landmarks), ALIGNED_SIZE, ALIGNED_SIZE, 3), np.uint8)
-    for i, points in enumerate(landmarks):
-        crops[i] = cv2.warpAffine(
+    if not len(landmarks):
+        return crops
+    for crop, matrix in zip(crops, similarity_transforms(landmarks), strict=True):
+        cv2.warpAffine(
             image,
-            similarity_transform(points),
+            matrix,
             (ALIGNED_SIZE, ALIGNED_SIZE),
+            dst=crop,
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )

@@ -126,12 +126,12 @@ class OnnxDetector:
         raise NotImplementedError
 
 
-def _grid(height: int, width: int, stride: int, anchors: int) -> FloatArray:
-    """Column and row index of every cell of a stride's feature map, anchors repeated."""
-    rows, cols = height // stride, width // stride
-    ys, xs = np.mgrid[0:rows, 0:cols]
-    cells = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32)
-    return np.repeat(cells, anchors, axis=0) if anchors > 1 else cells
+def _cells(hit: np.ndarray, width: int, stride: int, anchors: int) -> FloatArray:
+    """Column and row of the feature-map cell of each hit of a stride's flat, anchors-minor
+    output: only the few hits, not a grid of the whole map each frame."""
+    cell = np.flatnonzero(hit) // anchors
+    columns = width // stride
+    return np.stack([cell % columns, cell // columns], axis=1).astype(np.float32)
 
 
 class YuNetDetector(OnnxDetector):
@@ -152,12 +152,13 @@ class YuNetDetector(OnnxDetector):
             obj = named[f"obj_{stride}"].reshape(-1)
             bbox = named[f"bbox_{stride}"].reshape(-1, 4)
             kps = named[f"kps_{stride}"].reshape(-1, 10)
-            cells = _grid(height, width, stride, 1)
-            scores = np.sqrt(cls.clip(0, 1) * obj.clip(0, 1))
-            hit = scores >= self.score_threshold
+            # the score is the geometric mean of the two: compared squared, rooted for hits
+            product = cls.clip(0, 1) * obj.clip(0, 1)
+            hit = product >= self.score_threshold**2
             if not hit.any():
                 continue
-            cells, bbox, kps, scores = cells[hit], bbox[hit], kps[hit], scores[hit]
+            cells = _cells(hit, width, stride, 1)
+            bbox, kps, scores = bbox[hit], kps[hit], np.sqrt(product[hit])
             centre = (cells + bbox[:, :2]) * stride
             size = np.exp(bbox[:, 2:4]) * stride
             all_boxes.append(np.concatenate([centre - size / 2, centre + size / 2], axis=1))
@@ -187,15 +188,14 @@ class ScrfdDetector(OnnxDetector):
         all_boxes, all_kps, all_scores = [], [], []
         for level, stride in enumerate(STRIDES):
             scores = outputs[level].reshape(-1)
-            distances = outputs[level + heads].reshape(-1, 4) * stride
-            landmarks = outputs[level + 2 * heads].reshape(-1, 10) * stride
-            cells_count = (height // stride) * (width // stride)
-            anchors = max(1, scores.shape[0] // max(1, cells_count))
-            centres = _grid(height, width, stride, anchors) * stride
             hit = scores >= self.score_threshold
             if not hit.any():
                 continue
-            centres, distances, landmarks = centres[hit], distances[hit], landmarks[hit]
+            cells_count = (height // stride) * (width // stride)
+            anchors = max(1, scores.shape[0] // max(1, cells_count))
+            centres = _cells(hit, width, stride, anchors) * stride
+            distances = outputs[level + heads].reshape(-1, 4)[hit] * stride
+            landmarks = outputs[level + 2 * heads].reshape(-1, 10)[hit] * stride
             all_boxes.append(
                 np.concatenate([centres - distances[:, :2], centres + distances[:, 2:]], axis=1)
             )
