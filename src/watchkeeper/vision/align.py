@@ -30,7 +30,7 @@ REFERENCE_POINTS = np.array(
 
 def similarity_transform(source: FloatArray, target: np.ndarray = REFERENCE_POINTS) -> np.ndarray:
     """Least-squares rotation + uniform scale + translation from source to target (Umeyama)."""
-    return similarity_transforms(np.asarray(source)[None], target)[0]
+    return np.asarray(similarity_transforms(np.asarray(source)[None], target)[0])
 
 
 def similarity_transforms(sources: FloatArray, target: np.ndarray = REFERENCE_POINTS) -> np.ndarray:
