@@ -534,6 +534,15 @@ class ClusterConfig(BaseModel):
         "worker takes one unit, so a node started with --resources '{\"camera_node\": 2}' "
         "runs two.",
     )
+    gil_share: float = Field(
+        default=0.08,
+        gt=0,
+        le=1,
+        description="Share of a camera worker's CPU time in which it holds the GIL (measured: "
+        "bench/streams.py --gil). A worker is given no more cores than its one GIL carries, "
+        "1 / gil_share, and `watchkeeper plan` sizes the camera workers per node from it "
+        "(docs/decisions/0046-camera-workers-per-node.md).",
+    )
     inference_resource: str = Field(
         default="inference_node",
         description="Custom Ray resource that marks the nodes that run inference actors; each "

@@ -1,9 +1,10 @@
 """Which worker gets which camera: decisions by measured load, kept apart from Ray.
 
 Every worker reports how busy it is: the CPU seconds its process used per second of wall
-time, divided by the cores it may use (``utilisation``), and which of its cameras miss their
-analysis rate. A camera costs about the same on every worker (same models, same streams), so
-the load a camera adds is estimated from what cameras cost where they already run.
+time, divided by the cores it may use (``utilisation``; :func:`worker_capacity`), and which of
+its cameras miss their analysis rate. A camera costs about the same on every worker (same
+models, same streams), so the load a camera adds is estimated from what cameras cost where
+they already run.
 
 - A new or orphaned camera goes to the worker whose load, with the camera added, is lowest.
 - A worker that is saturated *and* has cameras falling behind gives one camera (its cheapest
@@ -36,6 +37,17 @@ class WorkerLoad:
     @property
     def wanted_fps(self) -> float:
         return sum(self.fps.values())
+
+
+def worker_capacity(cpus: float, units: float, gil_share: float) -> float:
+    """The cores one camera worker may use: its share of its node's (``units`` workers on
+    ``cpus`` cores), and no more than its process's one GIL carries.
+
+    Its cameras are threads that hold the GIL ``gil_share`` of their CPU time, so a worker
+    given more than ``1 / gil_share`` cores would wait on its GIL with cores idle, and read as
+    not busy while its cameras fall behind (decision 0046).
+    """
+    return max(0.1, min(cpus / max(1.0, units), 1.0 / gil_share))
 
 
 def core_seconds_per_frame(workers: Iterable[WorkerLoad]) -> float:

@@ -45,7 +45,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from watchkeeper.config import MatchingConfig
+from watchkeeper.config import ClusterConfig, MatchingConfig
 from watchkeeper.matching.gallery import ivf_list_count
 
 BYTES_PER_MB = 1024 * 1024
@@ -67,7 +67,7 @@ class Costs:
     quiet_detect_share: float = 0.02  # whole-frame detections per analysed frame, still scene
     # GIL-held seconds per CPU second of camera work in one process, below CPU saturation
     # (bench/streams.py --gil on the AMD EPYC "Zen 5": 0.070 crowd streams, 0.078-0.080 quiet)
-    gil_share: float = 0.08
+    gil_share: float = ClusterConfig.model_fields["gil_share"].default
     gpu_fps: float | None = None  # analysed frames/s one GPU sustains (detect + embed)
     source: str = "defaults measured on the 2-core development machine (docs/scaling.md)"
 

@@ -33,7 +33,8 @@ import ray
 from watchkeeper.alerts import AlertService
 from watchkeeper.cluster.buffer import BufferedAlerts, BufferStats
 from watchkeeper.cluster.inference import RemoteInference
-from watchkeeper.config import Settings
+from watchkeeper.cluster.placement import worker_capacity
+from watchkeeper.config import ClusterConfig, Settings
 from watchkeeper.domain import Match, Sighting
 from watchkeeper.policy.counters import ActivityCounters
 from watchkeeper.recognition import Recogniser
@@ -82,7 +83,7 @@ class CameraHost:
         self.settings = settings
         self.incarnation = uuid.uuid4().hex[:12]
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.capacity = _capacity(self.node_id, settings.cluster.camera_resource)
+        self.capacity = _capacity(self.node_id, settings.cluster)
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._runners: dict[int, CameraRunner] = {}
@@ -255,14 +256,15 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _capacity(node_id: str, camera_resource: str) -> float:
-    """The node's CPUs shared among the camera workers it can hold."""
+def _capacity(node_id: str, cluster: ClusterConfig) -> float:
+    """The node's CPUs shared among the camera workers it can hold, as far as a GIL carries."""
+    cpus, units = float(os.cpu_count() or 1), 1.0
     for node in ray.nodes():
         if node["NodeID"] == node_id:
             resources = node.get("Resources", {})
-            cpus = float(resources.get("CPU", os.cpu_count() or 1))
-            return max(0.1, cpus / max(1.0, float(resources.get(camera_resource, 1.0))))
-    return float(os.cpu_count() or 1)
+            cpus = float(resources.get("CPU", cpus))
+            units = float(resources.get(cluster.camera_resource, 1.0))
+    return worker_capacity(cpus, units, cluster.gil_share)
 
 
 def _open_database(url: str, closing: threading.Event) -> Database:

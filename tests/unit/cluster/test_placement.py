@@ -1,5 +1,7 @@
 """Placement by measured load: even spreading, relief of workers that fall behind, cooldowns."""
 
+import pytest
+
 from watchkeeper.cluster.placement import (
     DEFAULT_CORE_SECONDS_PER_FRAME,
     WorkerLoad,
@@ -7,6 +9,7 @@ from watchkeeper.cluster.placement import (
     load,
     pick,
     relieve,
+    worker_capacity,
 )
 
 
@@ -63,3 +66,31 @@ def test_no_move_for_a_busy_worker_that_keeps_up_for_cameras_resting_or_when_all
     assert relieve([behind, idle], 0.05, lambda _c: False) == []  # moved recently: resting
     full = WorkerLoad("b", fps={2: 5.0}, utilisation=0.9)
     assert relieve([behind, full], 0.05, lambda _c: True) == []  # nowhere better to go
+
+
+@pytest.mark.parametrize(
+    ("cpus", "units", "cores"),
+    [
+        (2, 1, 2.0),  # a small node: its cores bound the worker
+        (32, 3, 32 / 3),  # as the plan asks for crowd cameras: a third of the node each
+        (32, 1, 12.5),  # one worker on a big node: no more than its GIL carries (1 / 0.08)
+        (64, 0, 12.5),  # no units reported: one worker
+    ],
+)
+def test_a_worker_is_given_its_share_of_the_node_as_far_as_its_gil_carries(cpus, units, cores):
+    assert worker_capacity(cpus, units, gil_share=0.08) == pytest.approx(cores)
+
+
+def test_a_worker_bound_by_its_gil_reads_as_saturated_and_gives_up_a_camera():
+    # one worker alone on a 32-core node runs 11 cores of cameras, two of which fall behind:
+    # against the node's 32 cores it looks a third busy; against what its GIL carries, full
+    cameras = {i: 5.0 for i in range(50)}
+    alone = worker_capacity(32, 1, gil_share=0.08)
+    busy = WorkerLoad("alone", capacity=alone, fps=dict(cameras), utilisation=11 / alone)
+    busy.behind = [3, 7]
+    idle = WorkerLoad("other", capacity=alone, utilisation=0.1)
+    assert relieve([busy, idle], 0.044, lambda _camera: True) == [(0, "alone", "other")]
+    looks_idle = WorkerLoad("alone", capacity=32, fps=dict(cameras), utilisation=11 / 32)
+    looks_idle.behind = [3, 7]
+    idle = WorkerLoad("other", capacity=alone, utilisation=0.1)
+    assert relieve([looks_idle, idle], 0.044, lambda _camera: True) == []
