@@ -303,6 +303,16 @@ def clip_duration(video: Path) -> float:
         return float(stream.frames / stream.average_rate)
 
 
+def one_camera() -> tuple[Settings, FaceAnalyzer, Recogniser]:
+    """What one camera's passes share: settings on a scratch data folder with one inference
+    thread, the models, and a recogniser screening against the distractor gallery."""
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="wk-bench-")))
+    vision = settings.vision.model_copy(update={"intra_op_threads": 1})
+    settings = settings.model_copy(update={"vision": vision})
+    analyzer = FaceAnalyzer.from_config(vision)
+    return settings, analyzer, distractor_gallery(settings, analyzer)
+
+
 def _clip_pass(
     video: Path,
     rate: float,
@@ -347,11 +357,7 @@ def bench_end_to_end(
     kernels for each batch size it has not seen; the figures are the median of ``passes``
     passes after it, each with a fresh pipeline (new tracks, the same models).
     """
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="wk-bench-")))
-    vision = settings.vision.model_copy(update={"intra_op_threads": 1})
-    settings = settings.model_copy(update={"vision": vision})
-    analyzer = FaceAnalyzer.from_config(vision)
-    recogniser = distractor_gallery(settings, analyzer)
+    settings, analyzer, recogniser = one_camera()
     rows = []
     for (label, video), rate in itertools.product(videos.items(), rates):
         duration = clip_duration(video)
@@ -725,45 +731,6 @@ SCREEN = (slice(60, 300), slice(120, 560))
 BELOW_THE_SCREEN = (0.0, 0.4, 1.0, 1.0)
 
 
-def bench_gil(video: Path, seconds: float, skip_nonref: bool) -> dict[str, Any]:
-    """How long one camera's pipeline holds the GIL per analysed frame (one thread, 5 fps).
-
-    Fresh pipelines over ``video`` pass after pass for ``seconds``, sampled by py-spy
-    (bench/gil.py): the GIL's share of the wall time, and per analysed frame the GIL and CPU
-    milliseconds. A camera in the service holds it longer (other threads take it from it
-    mid-work: ``bench/streams.py --gil`` measures that), never shorter.
-    """
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="wk-bench-")))
-    vision = settings.vision.model_copy(update={"intra_op_threads": 1})
-    settings = settings.model_copy(update={"vision": vision})
-    analyzer = FaceAnalyzer.from_config(vision)
-    recogniser = distractor_gallery(settings, analyzer)
-    rate = 5.0
-    _clip_pass(video, rate, skip_nonref, settings, analyzer, recogniser.screen, None)  # warm
-    frames, cpu = 0, 0.0
-    with GilSampler(seconds) as sampler:
-        started = time.perf_counter()
-        while time.perf_counter() - started < seconds:
-            pipeline, _, _, spent = _clip_pass(
-                video, rate, skip_nonref, settings, analyzer, recogniser.screen, None
-            )
-            frames, cpu = frames + pipeline.stats.frames, cpu + spent
-        wall = time.perf_counter() - started
-    gil = sampler.result
-    gil_s = gil.held * wall  # the window covers the passes but for their last fraction
-    return {
-        "video": video.name,
-        "analysis_fps": rate,
-        "frames": frames,
-        "wall_s": round(wall, 1),
-        "cpu_ms_per_frame": round(1000 * cpu / frames, 2),
-        "gil_held": gil.held,
-        "gil_ms_per_frame": round(1000 * gil_s / frames, 2),
-        "gil_share_of_cpu": round(gil_s / cpu, 4),
-        "holders": gil.holders,
-    }
-
-
 def screen_video(empty: np.ndarray, rate: Any, seconds: float, path: Path) -> Path:
     """The empty scene with a screen on its wall showing a new picture every frame."""
 
@@ -822,6 +789,41 @@ def bench_region(
             turns.append(1000 * (time.process_time() - started) / len(frames))
         detect_ms[name] = round(min(turns), 1)
     return {"scenes": rows, "crowd_clip_detect_ms_per_frame": detect_ms}
+
+
+def bench_gil(video: Path, seconds: float, skip_nonref: bool) -> dict[str, Any]:
+    """How long one camera's pipeline holds the GIL per analysed frame (one thread, 5 fps).
+
+    Fresh pipelines over ``video`` pass after pass for ``seconds``, sampled by py-spy
+    (bench/gil.py): the GIL's share of the wall time, and per analysed frame the GIL and CPU
+    milliseconds. A camera in the service holds it longer (other threads take it from it
+    mid-work: ``bench/streams.py --gil`` measures that), never shorter.
+    """
+    settings, analyzer, recogniser = one_camera()
+    rate = 5.0
+    _clip_pass(video, rate, skip_nonref, settings, analyzer, recogniser.screen, None)  # warm
+    frames, cpu = 0, 0.0
+    with GilSampler(seconds) as sampler:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            pipeline, _, _, spent = _clip_pass(
+                video, rate, skip_nonref, settings, analyzer, recogniser.screen, None
+            )
+            frames, cpu = frames + pipeline.stats.frames, cpu + spent
+        wall = time.perf_counter() - started
+    gil = sampler.result
+    gil_s = gil.held * wall  # the share sampled over the window, held through the passes
+    return {
+        "video": video.name,
+        "analysis_fps": rate,
+        "frames": frames,
+        "wall_s": round(wall, 1),
+        "cpu_ms_per_frame": round(1000 * cpu / frames, 2),
+        "gil_held": gil.held,
+        "gil_ms_per_frame": round(1000 * gil_s / frames, 2),
+        "gil_share_of_cpu": round(gil_s / cpu, 4),
+        "holders": gil.holders,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
