@@ -66,7 +66,7 @@ class Costs:
     quiet_decode_share: float = 0.24  # of the stream's decoding, resting on key frames
     quiet_detect_share: float = 0.02  # whole-frame detections per analysed frame, still scene
     # GIL-held seconds per CPU second of camera work in one process, below CPU saturation
-    # (bench/streams.py --gil on the AMD EPYC "Zen 5": 0.070 crowd streams, 0.078-0.080 quiet)
+    # (bench/streams.py --gil on the AMD EPYC "Zen 5": 0.065-0.083 crowd streams, 0.078-0.080 quiet)
     gil_share: float = ClusterConfig.model_fields["gil_share"].default
     gpu_fps: float | None = None  # analysed frames/s one GPU sustains (detect + embed)
     source: str = "defaults measured on the 2-core development machine (docs/scaling.md)"
