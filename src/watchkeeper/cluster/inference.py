@@ -8,15 +8,18 @@ gathered into batches by the same :class:`~watchkeeper.service.InferenceBatcher`
 single-machine service uses.
 
 Camera pipelines do not know any of this: :class:`RemoteInference` implements the same
-``Inference`` interface (``model``, ``analyse``, ``embed``) over the actors. It prefers an
-actor on its own node (frames then travel through shared memory, not the network), and
-when an actor is lost it goes on with the others while Ray restarts it.
+``Inference`` interface (``model``, ``analyse``, ``embed``) over the actors. It prefers the
+actors of its own node (frames then travel through shared memory, not the network), spreads
+its calls over them (a node with several GPUs runs an actor on each), and when an actor is
+lost it goes on with the others while Ray restarts it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
+import threading
 import time
 from typing import Any
 
@@ -90,7 +93,14 @@ class InferenceHost:
 
 
 class RemoteInference:
-    """The ``Inference`` interface over inference actors, the node's own first."""
+    """The ``Inference`` interface over inference actors, spread over the nearest of them.
+
+    The nearest are those of the caller's own node (a frame then travels through shared
+    memory), else every actor. Among them each call goes to the actor with the fewest of this
+    client's calls in flight, ties taken in turn, so that the actors of a node with several
+    GPUs (one actor each) all work; clients start their turns at random, so that the workers
+    of GPU-less camera nodes spread over the GPU nodes' actors instead of all calling the first.
+    """
 
     def __init__(
         self, actors: list[Any], model: str, dimension: int, node_id: str | None = None
@@ -99,8 +109,12 @@ class RemoteInference:
             raise InferenceUnavailable("no inference actors were started")
         self._model = model
         self.dimension = dimension
-        self.actors = self._local_first(actors, node_id)
-        self._resting: dict[int, float] = {}
+        self.actors = actors
+        self._distance = self._distances(actors, node_id)
+        self._in_flight = [0] * len(actors)
+        self._resting_until = [0.0] * len(actors)
+        self._turn = random.randrange(len(actors))
+        self._lock = threading.Lock()
 
     @property
     def model(self) -> str:
@@ -124,14 +138,19 @@ class RemoteInference:
         ref = ray.put(argument)  # once, however many actors are tried
         deadline = time.monotonic() + GIVE_UP_S
         while True:
-            for index, actor in enumerate(self.actors):
-                if self._resting.get(index, 0.0) > time.monotonic():
-                    continue
+            tried: set[int] = set()
+            while (index := self._take(tried)) is not None:
+                tried.add(index)
                 try:
+                    actor = self.actors[index]
                     return ray.get(getattr(actor, method).remote(ref), timeout=CALL_TIMEOUT_S)
                 except _LOST as exc:
                     log.warning("inference actor %d failed (%s); trying another", index, exc)
-                    self._resting[index] = time.monotonic() + RESTING_S
+                    with self._lock:
+                        self._resting_until[index] = time.monotonic() + RESTING_S
+                finally:
+                    with self._lock:
+                        self._in_flight[index] -= 1
             if time.monotonic() > deadline:
                 raise InferenceUnavailable(
                     f"no inference actor answered for {GIVE_UP_S:g} s (are the inference "
@@ -139,14 +158,32 @@ class RemoteInference:
                 )
             time.sleep(0.5)
 
+    def _take(self, tried: set[int]) -> int | None:
+        """The actor for the next attempt, counted in flight; None when none is left to try."""
+        with self._lock:
+            now = time.monotonic()
+            ready = [
+                i
+                for i in range(len(self.actors))
+                if i not in tried and self._resting_until[i] <= now
+            ]
+            if not ready:
+                return None
+            best = min((self._distance[i], self._in_flight[i]) for i in ready)
+            equals = [i for i in ready if (self._distance[i], self._in_flight[i]) == best]
+            self._turn += 1
+            index = equals[self._turn % len(equals)]
+            self._in_flight[index] += 1
+            return index
+
     @staticmethod
-    def _local_first(actors: list[Any], node_id: str | None) -> list[Any]:
-        """The actors on ``node_id`` first; an actor that does not answer goes last."""
-        nodes = []
+    def _distances(actors: list[Any], node_id: str | None) -> list[int]:
+        """0 for an actor on ``node_id``, 1 on another node, 2 if it did not answer."""
+        distances = []
         for actor in actors:
             try:
-                nodes.append(ray.get(actor.describe.remote(), timeout=5)["node_id"])
+                node = ray.get(actor.describe.remote(), timeout=5)["node_id"]
+                distances.append(0 if node == node_id else 1)
             except _LOST:
-                nodes.append(None)
-        order = sorted(range(len(actors)), key=lambda i: (nodes[i] != node_id, nodes[i] is None))
-        return [actors[i] for i in order]
+                distances.append(2)
+        return distances

@@ -45,7 +45,7 @@ from watchkeeper.alerts.documents import alert_document
 from watchkeeper.cluster.inference import InferenceHost
 from watchkeeper.cluster.scheduler import Scheduler
 from watchkeeper.cluster.worker import CameraHost
-from watchkeeper.config import ConfigError
+from watchkeeper.config import ConfigError, Settings
 from watchkeeper.context import AppContext
 from watchkeeper.crowd.alerting import CrowdAlertService
 from watchkeeper.crowd.monitor import CrowdMonitor
@@ -201,6 +201,30 @@ class ClusterCameras:
         return None
 
 
+def start_inference_actors(settings: Settings) -> dict[str, Any]:
+    """One inference actor per unit of ``cluster.inference_resource`` in the cluster, by name;
+    each asks for ``cluster.inference_gpus`` GPUs, so a node with four GPUs and four units
+    runs one on each."""
+    cluster, service = settings.cluster, settings.service
+    actors = {}
+    for index in range(resource_units(cluster.inference_resource)):
+        name = f"{INFERENCE_PREFIX}{index}"
+        actors[name] = (
+            ray.remote(InferenceHost)
+            .options(
+                name=name,
+                max_restarts=-1,
+                max_task_retries=3,
+                max_concurrency=16,
+                num_cpus=0,
+                num_gpus=cluster.inference_gpus,
+                resources={cluster.inference_resource: 1},
+            )
+            .remote(settings.vision, service.batch_max, service.batch_wait_ms)
+        )
+    return actors
+
+
 class ClusterServices:
     """The runtime of ``serve --cluster``; joins the cluster when made, starts actors in start."""
 
@@ -238,22 +262,7 @@ class ClusterServices:
                 f"camera nodes with ray start --resources '{{\"{cluster.camera_resource}\": 1}}'"
             )
         analyzer = self.ctx.analyzer
-        service = settings.service
-        for index in range(resource_units(cluster.inference_resource)):
-            name = f"{INFERENCE_PREFIX}{index}"
-            self.inference[name] = (
-                ray.remote(InferenceHost)
-                .options(
-                    name=name,
-                    max_restarts=-1,
-                    max_task_retries=3,
-                    max_concurrency=16,
-                    num_cpus=0,
-                    num_gpus=cluster.inference_gpus,
-                    resources={cluster.inference_resource: 1},
-                )
-                .remote(settings.vision, service.batch_max, service.batch_wait_ms)
-            )
+        self.inference = start_inference_actors(settings)
         inference = list(self.inference.values()) or None
         for index in range(n_workers):
             name = f"{WORKER_PREFIX}{index}"
