@@ -60,7 +60,9 @@ class Costs:
     decode_ms: float = 4.7  # per 1080p source frame (H.264, one decoder thread)
     detect_ms: float = 40.0  # per analysed frame, YuNet at 1280 px
     embed_ms: float = 34.0  # per face, SFace, batch 1
-    embed_ratio: float = 0.16  # embeddings per detected face (measured: 25 of 155 at 5 fps)
+    # embeddings per detected face of a live camera, early matching included (the crowd clip at
+    # 5 fps: 42 of 159; matching at close only, as a recording's scan does, 25 of 155)
+    embed_ratio: float = 0.26
     track_ms: float = 1.0  # tracking, alignment, quality, matching per analysed frame
     quiet_ms: float = 1.6  # per analysed frame of a still scene, beyond decoding (gated)
     quiet_decode_share: float = 0.24  # of the stream's decoding, resting on key frames

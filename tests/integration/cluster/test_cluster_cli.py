@@ -41,7 +41,7 @@ def test_plan_for_the_reference_city_prints_nodes_network_database_and_gallery()
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
-    assert plan["cpu"]["nodes"] == 120 and plan["cpu"]["cameras_per_node"] == 59
+    assert plan["cpu"]["nodes"] == 131 and plan["cpu"]["cameras_per_node"] == 54
     assert plan["network"]["ingress_gbps"] == 28.0
     assert plan["inputs"]["costs"]["detect_ms"] == 40.0
     table = CliRunner().invoke(app, ["plan", "--cameras", "7000", "--gpu-throughput", "500"])
