@@ -553,7 +553,9 @@ class ClusterConfig(BaseModel):
         ge=0,
         le=8,
         description="GPUs each inference actor asks for. 0: CPU inference; 1 on GPU nodes, "
-        "where ONNX Runtime then runs the TensorRT or CUDA provider (vision.providers).",
+        "where ONNX Runtime then runs the TensorRT or CUDA provider (vision.providers); a "
+        "fraction puts several actors on one GPU (0.25: four), and cameras spread their calls "
+        "over them (docs/scaling.md).",
     )
     report_interval_s: float = Field(
         default=1.0,

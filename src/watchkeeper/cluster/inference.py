@@ -61,6 +61,7 @@ class InferenceHost:
             "dimension": int(self.analyzer.embedder.dimension),
             "runtime": self.analyzer.runtime,
             "node_id": ray.get_runtime_context().get_node_id(),
+            "gpu_ids": [str(gpu) for gpu in ray.get_gpu_ids()],  # Ray's assignment
             "pid": os.getpid(),
         }
 

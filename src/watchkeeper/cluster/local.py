@@ -90,13 +90,15 @@ class LocalCluster:
         """What a driver joining this cluster needs in its environment too."""
         return dict(LOCAL_ENV)
 
-    def start_head(self, resources: dict[str, float] | None = None) -> LocalNode:
-        return self._start("head", resources or {}, ["--head", f"--port={self.port}"])
+    def start_head(self, resources: dict[str, float] | None = None, gpus: int = 0) -> LocalNode:
+        return self._start("head", resources or {}, gpus, ["--head", f"--port={self.port}"])
 
-    def add_node(self, name: str, resources: dict[str, float]) -> LocalNode:
+    def add_node(self, name: str, resources: dict[str, float], gpus: int = 0) -> LocalNode:
+        """A node offering ``resources``; ``gpus`` is what Ray counts, whether or not the
+        machine has them, so GPU actors can be placed on a machine without one."""
         if "head" not in self.nodes:
             raise LocalClusterError("start the head node first")
-        return self._start(name, resources, [f"--address={self.address}"])
+        return self._start(name, resources, gpus, [f"--address={self.address}"])
 
     def kill(self, name: str) -> None:
         """SIGKILL every process of the node at once: its process group, and the worker
@@ -150,11 +152,13 @@ class LocalCluster:
     ) -> None:
         self.stop()
 
-    def _start(self, name: str, resources: dict[str, float], role: list[str]) -> LocalNode:
+    def _start(
+        self, name: str, resources: dict[str, float], gpus: int, role: list[str]
+    ) -> LocalNode:
         ports = [free_port() for _ in range(6)]
         args = [
             str(self.ray), "start", *role, "--block", "--node-ip-address=127.0.0.1",
-            f"--num-cpus={self.num_cpus}", "--num-gpus=0",
+            f"--num-cpus={self.num_cpus}", f"--num-gpus={gpus}",
             f"--resources={json.dumps(resources)}",
             f"--object-store-memory={self.object_store_mb * 1024 * 1024}",
             f"--node-manager-port={ports[0]}", f"--object-manager-port={ports[1]}",

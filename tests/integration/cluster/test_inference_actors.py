@@ -1,9 +1,10 @@
 """Camera workers' inference calls spread over the inference actors of a real Ray cluster.
 
-A head node with one inference actor and a node with two, as a node with two GPUs runs one
-per GPU (here on its cores). Each client is a camera worker's :class:`RemoteInference`,
-placed by the node id it says it runs on; what each actor analysed is read from its own
-counters.
+A head node with one inference actor and a node with two, each node offering Ray one GPU
+and each actor asking for half of one (``cluster.inference_gpus`` 0.5: two actors share a
+GPU; the models run on the cores here, the GPUs being Ray's count only). Each client is a
+camera worker's :class:`RemoteInference`, placed by the node id it says it runs on; what each
+actor analysed is read from its own counters.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from watchkeeper.demo import EXAMPLES  # noqa: E402
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
-TWO_GPU_NODE = "two-gpu-node"
+GPU_NODE = "gpu-node"  # two actors on its one GPU
 
 
 @dataclass
@@ -53,10 +54,10 @@ def actors() -> Iterator[Actors]:
     saved_env = dict(os.environ)
     os.environ.update(cluster.environment())
     try:
-        cluster.start_head({"inference_node": 1})
-        cluster.add_node(TWO_GPU_NODE, {"inference_node": 2})
+        cluster.start_head({"inference_node": 1}, gpus=1)
+        cluster.add_node(GPU_NODE, {"inference_node": 2}, gpus=1)
         connect(cluster.address, "inference-test", log_to_driver=False)
-        settings = Settings(vision={"detection_max_side": 320})
+        settings = Settings(vision={"detection_max_side": 320}, cluster={"inference_gpus": 0.5})
         started = list(start_inference_actors(settings).values())
         described = ray.get([actor.describe.remote() for actor in started], timeout=180)
         by_node: dict[str, list[Any]] = {}
@@ -67,6 +68,7 @@ def actors() -> Iterator[Actors]:
             by_node.setdefault(node, []).append(actor)
             node_ids[node] = description["node_id"]
         assert sorted(len(a) for a in by_node.values()) == [1, 2]
+        assert all(description["gpu_ids"] == ["0"] for description in described)
         yield Actors(by_node, node_ids, described[0]["model"], described[0]["dimension"])
     finally:
         ray.shutdown()
@@ -94,10 +96,11 @@ def _analysed_by(actors: Actors, client: RemoteInference, picture, calls: int) -
     return [after - was for after, was in zip(_frames(actors.every), before, strict=True)]
 
 
-def test_a_worker_on_a_node_with_two_gpus_uses_both_and_no_other(actors, face_picture):
-    # before, every call went to the node's first actor: one GPU of two (or of eight) worked
-    analysed = _analysed_by(actors, actors.client(TWO_GPU_NODE), face_picture, 8)
-    on_node = [actors.every.index(actor) for actor in actors.by_node[TWO_GPU_NODE]]
+def test_a_worker_on_a_node_with_two_actors_uses_both_and_no_other(actors, face_picture):
+    # before, every call went to the node's first actor: of a node's GPUs, or of the actors
+    # sharing one, only the first worked
+    analysed = _analysed_by(actors, actors.client(GPU_NODE), face_picture, 8)
+    on_node = [actors.every.index(actor) for actor in actors.by_node[GPU_NODE]]
     assert [analysed[i] for i in on_node] == [4, 4]
     assert sum(analysed) == 8  # none crossed to the head's actor
 
@@ -120,19 +123,19 @@ def test_workers_without_an_actor_of_their_own_spread_over_every_node(actors, fa
 
 
 def test_concurrent_calls_go_to_the_actor_with_the_fewest_in_flight(actors, face_picture):
-    client = actors.client(TWO_GPU_NODE)
+    client = actors.client(GPU_NODE)
     before = _frames(actors.every)
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: client.analyse(face_picture), range(16)))
     assert all(len(result.faces) >= 1 for result in results)
     analysed = [after - was for after, was in zip(_frames(actors.every), before, strict=True)]
-    on_node = [analysed[actors.every.index(actor)] for actor in actors.by_node[TWO_GPU_NODE]]
+    on_node = [analysed[actors.every.index(actor)] for actor in actors.by_node[GPU_NODE]]
     assert sum(on_node) == 16 and min(on_node) >= 4
 
 
 def test_a_lost_actor_is_passed_over_and_its_node_mate_carries_on(actors, face_picture):
-    client = actors.client(TWO_GPU_NODE)
-    lost, mate = actors.by_node[TWO_GPU_NODE]
+    client = actors.client(GPU_NODE)
+    lost, mate = actors.by_node[GPU_NODE]
     ray.kill(lost, no_restart=True)
     before = _frames([mate])[0]
     for _ in range(4):
