@@ -70,6 +70,7 @@ class _GalleryChanges:
     gone: npt.NDArray[np.int64]  # ids of templates it holds that the store no longer does
     rows: tuple[npt.NDArray[np.int64], ...]  # template, person and watchlist ids stored since
     vectors: FloatArray  # those templates
+    deletions_seen: int  # the newest deletion note read
 
 
 class Recogniser:
@@ -104,6 +105,8 @@ class Recogniser:
         self._rules_loaded = 0.0
         self._loaded = False
         self._newest_template = 0  # the highest template id the gallery holds
+        self._deletions_seen = 0  # the newest deletion note the gallery has followed
+        self.stored_id_reads = 0  # refreshes that had to read every stored template id
         self._built_rows = 0  # rows at the last rebuild, and added since
         self._added = 0
         self.last_refresh: Literal["rebuilt", "followed"] | None = None
@@ -152,20 +155,27 @@ class Recogniser:
         """What the store holds and the gallery does not, and the reverse; None where only a
         rebuild brings the gallery in step.
 
-        The store's count and sum of template ids, against the gallery's plus those stored
-        since, tell whether anything else changed; only then are the stored ids read, to find
-        the deleted (ids are never reused) or a template committed late under an older id.
+        The templates deleted since its last look are those the store noted (migration
+        0013). The store's count and sum of template ids, against the gallery's less those
+        and plus those stored since, tell whether anything else changed; only then are the
+        stored ids read, to find a deletion it did not see noted (ids are never reused) or a
+        template committed late under an older id.
         """
         gallery = self.gallery
         if not self._loaded:
             return None
         held = gallery.template_ids()
+        deleted, deletions_seen = repository.template_deletions(
+            session, self.model, self._deletions_seen
+        )
         ids, persons, watchlists, vectors = repository.gallery_templates(
             session, self.model, cipher=self.cipher, after_id=self._newest_template
         )
-        expected = np.concatenate([held, ids])
-        gone = np.zeros(0, np.int64)
+        noted = np.isin(held, deleted)
+        gone = held[noted]
+        expected = np.concatenate([held[~noted], ids])
         if repository.template_tally(session, self.model) != (len(expected), int(expected.sum())):
+            self.stored_id_reads += 1
             stored = repository.template_ids(session, self.model)
             kept = np.isin(held, stored)
             gone, expected = held[~kept], np.concatenate([held[kept], ids])
@@ -174,10 +184,11 @@ class Recogniser:
         changed = self._added + len(ids) + gallery.masked + len(gone)
         if gallery.kind != "exact" and changed > RETRAIN_GROWTH * self._built_rows:
             return None  # its lists were trained on too different a set: retrain them
-        return _GalleryChanges(gone, (ids, persons, watchlists), vectors)
+        return _GalleryChanges(gone, (ids, persons, watchlists), vectors, deletions_seen)
 
     def _rebuild(self, version: int) -> None:
         with self.db.session(readonly=True) as session:
+            deletions_seen = repository.newest_template_deletion(session)
             ids, persons, watchlists, vectors = repository.gallery_templates(
                 session, self.model, cipher=self.cipher
             )
@@ -190,6 +201,7 @@ class Recogniser:
             self.gallery.version = version
         self._loaded = True
         self._newest_template = int(ids.max()) if len(ids) else 0
+        self._deletions_seen = deletions_seen
         self._built_rows, self._added = len(ids), 0
         self.last_refresh = "rebuilt"
         log.info("gallery at version %d: %d templates (rebuilt)", version, len(ids))
@@ -204,6 +216,7 @@ class Recogniser:
             self.gallery.add(*changes.rows, changes.vectors, model=self.model)
             self._newest_template = max(self._newest_template, int(ids.max()))
             self._added += len(ids)
+        self._deletions_seen = changes.deletions_seen
         self.gallery.version = version
         self.last_refresh = "followed"
         log.info(

@@ -25,6 +25,9 @@ from watchkeeper.store import policy as policy_store
 log = logging.getLogger(__name__)
 
 ACTOR = "system:retention"
+# Deletion notes serve running galleries, which look every few seconds; one that has not
+# looked for a day finds the count of ids changed and reads them all (decision 0044).
+DELETION_NOTES_KEPT = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,7 @@ def purge(
                 reason="archive period over",
                 details={"sightings": len(archived)},
             )
+        repository.prune_template_deletions(s, now - DELETION_NOTES_KEPT)
         files = sorted(freed)
     for sha in files:
         media.delete(sha)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    func,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -160,6 +161,24 @@ class Template(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     person: Mapped[Person] = relationship(back_populates="templates")
+
+
+class TemplateDeletion(Base):
+    """A deleted template's id, noted by a trigger in the same transaction as the delete,
+    whatever deleted it (a person, photo or list removed, the retention purge, a cascade).
+
+    Running galleries read the deletions noted since they last looked instead of every stored
+    template id (docs/decisions/0044-deletes-followed.md). No face data: an id, the model and
+    when; the retention purge drops notes older than a day.
+    """
+
+    __tablename__ = "template_deletions"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
+
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int]
+    model: Mapped[str] = mapped_column(String(100))
+    deleted_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
 
 
 class Camera(Base):

@@ -34,6 +34,7 @@ from watchkeeper.store.models import (
     Photo,
     Sighting,
     Template,
+    TemplateDeletion,
     Watchlist,
 )
 from watchkeeper.store.names import check_name
@@ -297,6 +298,30 @@ def template_tally(s: Session, model: str) -> tuple[int, int]:
     query = select(func.count(Template.id), func.coalesce(func.sum(Template.id), 0))
     count, total = s.execute(query.where(Template.model == model)).one()
     return int(count), int(total)
+
+
+def template_deletions(s: Session, model: str, after_seq: int) -> tuple[npt.NDArray[np.int64], int]:
+    """The ids of the templates of ``model`` deleted since note ``after_seq``, and the newest
+    note of any model (where the next look starts)."""
+    rows = s.execute(
+        select(TemplateDeletion.seq, TemplateDeletion.template_id, TemplateDeletion.model).where(
+            TemplateDeletion.seq > after_seq
+        )
+    ).all()
+    ids = np.fromiter((row[1] for row in rows if row[2] == model), np.int64)
+    return ids, max((row[0] for row in rows), default=after_seq)
+
+
+def newest_template_deletion(s: Session) -> int:
+    """The newest deletion note: a gallery built now holds none of the templates up to it."""
+    return int(s.scalar(select(func.max(TemplateDeletion.seq))) or 0)
+
+
+def prune_template_deletions(s: Session, before: datetime) -> int:
+    """Drop the deletion notes made before ``before``; how many. A gallery that has not
+    looked since then finds the count and sum of ids changed and reads every stored id."""
+    result = s.execute(delete(TemplateDeletion).where(TemplateDeletion.deleted_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def gallery_version(s: Session) -> int:

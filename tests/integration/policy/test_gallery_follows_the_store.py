@@ -1,6 +1,7 @@
 """A running recogniser's gallery follows the store: an enrolment is added to it in place, a
-deleted entry's templates are masked in place, and it always matches what the store holds.
-Real SQLite, real models, real embeddings of real photos."""
+deleted entry's templates are masked in place — found by the store's notes of deletions,
+every stored id read only where a deletion was not seen noted — and it always matches what
+the store holds. Real SQLite, real models, real embeddings of real photos."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from support.policy_world import World, make_world, sighting_of
 from watchkeeper.config import MatchingConfig
 from watchkeeper.recognition import Recogniser
 from watchkeeper.store import repository
-from watchkeeper.store.models import Template
+from watchkeeper.store.models import Template, TemplateDeletion
 from watchkeeper.usecases.persons import delete_person
+from watchkeeper.usecases.watchlists import delete_watchlist
 from watchkeeper.vision import FaceAnalyzer
 
 NOW = datetime.now(UTC)
@@ -67,9 +69,44 @@ def test_a_deleted_entry_is_no_longer_matched_and_the_next_entry_takes_neither_o
     assert recogniser.refresh()
 
     assert recogniser.last_refresh == "followed"
+    assert recogniser.stored_id_reads == 0  # the deletion was noted: no id read but those
     assert len(recogniser.gallery) == 2
     assert matched(world, recogniser, gone) == []
     assert matched(world, recogniser, taken) == [taken.person_id]
+    assert matched(world, recogniser, kept) == [kept.person_id]
+
+
+def test_a_deleted_list_notes_every_template_of_its_entries_and_the_gallery_masks_them(
+    world: World,
+):
+    kept = world.enrol("missing", "angelina_jolie")
+    world.watchlist("wanted", "wanted_person")
+    gone = [world.enrol("wanted", name) for name in ("paul_rudd", "shea_whigham")]
+    recogniser = world.recogniser()
+    deleted = sorted(t for entry in gone for t in template_ids(world, entry.person_id))
+
+    delete_watchlist(world.db, world.media, "user:alice", "wanted", "operation over")
+
+    with world.db.session(readonly=True) as s:  # the cascade's deletes, noted by the store
+        assert sorted(s.scalars(select(TemplateDeletion.template_id))) == deleted
+    assert recogniser.refresh()
+    assert (recogniser.last_refresh, recogniser.stored_id_reads) == ("followed", 0)
+    assert sorted(recogniser.gallery.template_ids()) == template_ids(world, kept.person_id)
+    assert all(matched(world, recogniser, entry) == [] for entry in gone)
+
+
+def test_a_deletion_the_gallery_did_not_see_noted_is_found_by_reading_every_id(world: World):
+    kept = world.enrol("missing", "angelina_jolie")
+    gone = world.enrol("missing", "paul_rudd")
+    recogniser = world.recogniser()
+    delete_person(world.db, world.media, "user:alice", gone.person_id, "found")
+    with world.db.session() as s:  # pruned, or committed after a later note it had read
+        s.execute(delete(TemplateDeletion))
+
+    assert recogniser.refresh()
+
+    assert (recogniser.last_refresh, recogniser.stored_id_reads) == ("followed", 1)
+    assert matched(world, recogniser, gone) == []
     assert matched(world, recogniser, kept) == [kept.person_id]
 
 

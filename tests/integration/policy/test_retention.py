@@ -14,8 +14,9 @@ from watchkeeper.policy import retention
 from watchkeeper.recognition import record_archived, record_matches
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store import repository
-from watchkeeper.store.models import AuditEvent
+from watchkeeper.store.models import AuditEvent, TemplateDeletion
 from watchkeeper.store.policy import ArchivedSighting
+from watchkeeper.usecases.persons import delete_person
 from watchkeeper.vision import FaceAnalyzer
 
 NOW = datetime.now(UTC)
@@ -46,6 +47,22 @@ def test_expired_entries_are_purged_after_the_grace_period_only(world: World):
         assert [e.object_id for e in purges] == [str(expired.person_id)]
         assert purges[0].actor == "system:retention"
     assert world.audit_ok()
+
+
+def test_the_purge_drops_notes_of_deleted_templates_once_a_day_old(world: World):
+    world.watchlist("missing")
+    gone = world.enrol("missing")
+    delete_person(world.db, world.media, "user:alice", gone.person_id, "found")
+
+    def notes() -> list[int]:
+        with world.db.session(readonly=True) as s:
+            return list(s.scalars(select(TemplateDeletion.template_id)))
+
+    assert len(notes()) == 1  # what running galleries read to mask the template
+    retention.purge(world.db, world.media, grace_days=30, now=datetime.now(UTC))
+    assert len(notes()) == 1
+    retention.purge(world.db, world.media, grace_days=30, now=datetime.now(UTC) + timedelta(days=2))
+    assert notes() == []
 
 
 def test_archive_mode_keeps_unmatched_sightings_with_an_expiry_and_the_purge_removes_them(

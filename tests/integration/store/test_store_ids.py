@@ -51,7 +51,10 @@ REBUILT = {
     "case_probes", "case_sources", "case_candidates", "outbox", "deployments", "approvals",
     "sighting_templates",
 }  # fmt: skip
-NEVER_REUSED = REBUILT | {"templates"}
+# numbered by the store in the order things happen: a running gallery's mark of the newest
+# it has read must never be passed by a later note with a smaller number (0013)
+NOTES = {"template_deletions"}
+NEVER_REUSED = REBUILT | {"templates"} | NOTES
 # integer ids that never leave the store: a reused one cannot be mistaken for anything
 LEFT = {"crowd_minutes"}
 # deleting a camera's newest row needs its sightings gone first (no ON DELETE CASCADE)
@@ -222,7 +225,7 @@ def at_0011(tmp_path):
     database.close()
 
 
-@pytest.mark.parametrize("table", sorted(NEVER_REUSED))
+@pytest.mark.parametrize("table", sorted(NEVER_REUSED - NOTES))
 def test_the_newest_row_deleted_its_id_is_not_handed_out_again(db, table):
     with db.session() as s:
         one_of_each(s, 1)
@@ -233,6 +236,22 @@ def test_the_newest_row_deleted_its_id_is_not_handed_out_again(db, table):
         delete_row(s, table, newest[table])
     with db.session() as s:
         assert one_of_each(s, 3)[table] > newest[table]
+
+
+def test_the_newest_deletion_note_pruned_its_number_is_not_handed_out_again(db):
+    with db.session() as s:
+        templates = [one_of_each(s, i)["templates"] for i in (1, 2)]
+    with db.session() as s:
+        for template_id in templates:
+            delete_row(s, "templates", template_id)
+    with db.session() as s:
+        notes = s.execute(text("SELECT seq, template_id FROM template_deletions")).all()
+        assert [template for _, template in notes] == templates
+        s.execute(text("DELETE FROM template_deletions"))  # the retention purge, say
+    with db.session() as s:
+        delete_row(s, "templates", one_of_each(s, 3)["templates"])
+    with db.session() as s:
+        assert s.scalar(text("SELECT seq FROM template_deletions")) > max(n for n, _ in notes)
 
 
 def numbers_its_rows(table: Table) -> bool:
@@ -259,7 +278,7 @@ def test_migration_0012_keeps_every_row_index_and_foreign_key_and_goes_back_to_0
     rows, before = contents(at_0011), schema(at_0011)
     assert all(rows[name] for name in REBUILT | LEFT)  # something to carry in every table
 
-    at_0011.migrate()
+    migrate_to(at_0011, "0012")
 
     after = schema(at_0011)
     assert contents(at_0011) == rows
@@ -280,7 +299,7 @@ def test_migration_0012_keeps_every_row_index_and_foreign_key_and_goes_back_to_0
         assert unquoted(sql) == unquoted(before[name]), name
     assert {table for table in REBUILT if sequence_of(at_0011, table)} == set()
     migrate_to(at_0011, "head")
-    assert contents(at_0011) == rows
+    assert contents(at_0011) == rows | {"template_deletions": []}  # 0013's, empty
 
 
 def test_after_0012_the_foreign_keys_still_cascade(at_0011):

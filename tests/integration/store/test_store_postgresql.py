@@ -46,7 +46,7 @@ def test_an_exception_in_a_session_leaves_no_rows(db):
         assert repository.counts(s) == before
 
 
-def test_cascades_gallery_vectors_and_utc_times_work_on_postgresql(db):
+def test_cascades_gallery_vectors_utc_times_and_deletion_notes_work_on_postgresql(db):
     vectors = np.random.default_rng(3).normal(size=(3, 128)).astype(np.float32)
     review = datetime(2026, 5, 1, 9, 0, 0, 1, tzinfo=timezone(timedelta(hours=3)))
     with db.session() as s:
@@ -56,7 +56,7 @@ def test_cascades_gallery_vectors_and_utc_times_work_on_postgresql(db):
         for vector in vectors:
             repository.add_template(s, person, photo, "pg-model@1", vector)
     with db.session() as s:
-        _, _, _, got = repository.gallery_templates(s, "pg-model@1")
+        ids, _, _, got = repository.gallery_templates(s, "pg-model@1")
         stored = repository.get_watchlist(s, "pg")
         assert stored.review_by == review and stored.review_by.tzinfo == UTC
         freed = repository.delete_watchlist(s, stored)
@@ -65,6 +65,11 @@ def test_cascades_gallery_vectors_and_utc_times_work_on_postgresql(db):
     with db.session() as s:
         _, _, _, left = repository.gallery_templates(s, "pg-model@1")
         assert left.shape[0] == 0
+        # the trigger of migration 0013 noted each template the cascade deleted
+        noted, newest = repository.template_deletions(s, "pg-model@1", after_seq=0)
+        assert sorted(noted) == sorted(ids) and newest == repository.newest_template_deletion(s)
+        assert repository.prune_template_deletions(s, datetime.now(UTC) + timedelta(minutes=1))
+        assert repository.newest_template_deletion(s) == 0
 
 
 def test_migration_0012_goes_down_and_up_and_a_deleted_id_is_never_handed_out_again(db):
