@@ -10,7 +10,8 @@ is timed (wall and CPU):
   threshold);
 - ``enrolment``: one more person with one template;
 - ``delete``: one person deleted (their templates are masked in place since decision 0044;
-  before it, a delete rebuilt the gallery, as a deleted template's id could be reused).
+  before it, a delete rebuilt the gallery, as a deleted template's id could be reused; since
+  migration 0013 the gallery reads the store's notes of deleted ids instead of every id).
 
     .venv/bin/python bench/gallery_refresh.py --templates 200000 1000000
     .venv/bin/python bench/gallery_refresh.py --json out.json
