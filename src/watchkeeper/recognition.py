@@ -140,7 +140,7 @@ class Recogniser:
                 default = self.config.default_threshold
                 self._thresholds = {
                     wl.id: wl.threshold if wl.threshold is not None else default
-                    for wl, _count in repository.list_watchlists(session)
+                    for wl in repository.watchlists(session)
                 }
                 if not gallery_moved:
                     return True

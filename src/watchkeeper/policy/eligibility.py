@@ -114,7 +114,7 @@ def load_snapshot(s: Session, require_authorisation: bool) -> PolicySnapshot:
     windows: dict[int, list[DeploymentWindow]] = {}
     for window in policy_store.deployment_windows(s):
         windows.setdefault(window.watchlist_id, []).append(window)
-    watchlists = [wl for wl, _count in repository.list_watchlists(s)]
+    watchlists = repository.watchlists(s)
     return PolicySnapshot(
         require_authorisation=require_authorisation,
         version=policy_store.policy_version(s),
