@@ -165,6 +165,10 @@ class Recogniser:
         if not self._loaded:
             return None
         held = gallery.template_ids()
+        # the tally first: a change committed while the rest is read then shows in the rest
+        # (on PostgreSQL each statement sees what has committed by then) and costs at most a
+        # read of the ids below, never a rebuild
+        tally = repository.template_tally(session, self.model)
         deleted, deletions_seen = repository.template_deletions(
             session, self.model, self._deletions_seen
         )
@@ -174,7 +178,7 @@ class Recogniser:
         noted = np.isin(held, deleted)
         gone = held[noted]
         expected = np.concatenate([held[~noted], ids])
-        if repository.template_tally(session, self.model) != (len(expected), int(expected.sum())):
+        if tally != (len(expected), int(expected.sum())):
             self.stored_id_reads += 1
             stored = repository.template_ids(session, self.model)
             kept = np.isin(held, stored)
