@@ -203,8 +203,8 @@ class ClusterCameras:
 
 def start_inference_actors(settings: Settings) -> dict[str, Any]:
     """One inference actor per unit of ``cluster.inference_resource`` in the cluster, by name;
-    each asks for ``cluster.inference_gpus`` GPUs, so a node with four GPUs and four units
-    runs one on each."""
+    each asks for ``cluster.inference_gpus`` GPUs: a node with four GPUs and four units runs
+    one on each, with sixteen units at 0.25 four on each."""
     cluster, service = settings.cluster, settings.service
     actors = {}
     for index in range(resource_units(cluster.inference_resource)):
