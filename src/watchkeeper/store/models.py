@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -180,18 +179,6 @@ class TemplateDeletion(Base):
     template_id: Mapped[int]
     model: Mapped[str] = mapped_column(String(100))
     deleted_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
-
-
-class TemplateTally(Base):
-    """How many templates of a model the store holds and the sum of their ids, kept by
-    triggers in the transaction that changes ``templates`` (migration 0014): what a running
-    gallery compares its own with at every refresh, read as one row instead of counted."""
-
-    __tablename__ = "template_tallies"
-
-    model: Mapped[str] = mapped_column(String(100), primary_key=True)
-    templates: Mapped[int] = mapped_column(BigInteger)
-    id_sum: Mapped[int] = mapped_column(BigInteger)
 
 
 class Camera(Base):

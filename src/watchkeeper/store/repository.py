@@ -35,7 +35,6 @@ from watchkeeper.store.models import (
     Sighting,
     Template,
     TemplateDeletion,
-    TemplateTally,
     Watchlist,
 )
 from watchkeeper.store.names import check_name
@@ -301,12 +300,10 @@ def template_ids(s: Session, model: str) -> npt.NDArray[np.int64]:
 
 def template_tally(s: Session, model: str) -> tuple[int, int]:
     """How many templates of ``model`` are stored, and the sum of their ids: two numbers that
-    tell a copy whether it holds the same set, without reading the set (kept by the store's
-    triggers, migration 0014)."""
-    row = s.execute(
-        select(TemplateTally.templates, TemplateTally.id_sum).where(TemplateTally.model == model)
-    ).one_or_none()
-    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+    tell a copy whether it holds the same set, without reading the set."""
+    query = select(func.count(Template.id), func.coalesce(func.sum(Template.id), 0))
+    count, total = s.execute(query.where(Template.model == model)).one()
+    return int(count), int(total)
 
 
 def template_deletions(s: Session, model: str, after_seq: int) -> tuple[npt.NDArray[np.int64], int]:
