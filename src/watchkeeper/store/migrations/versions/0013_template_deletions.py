@@ -56,10 +56,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        "DROP TRIGGER template_deleted"
-        + (" ON templates" if op.get_bind().dialect.name == "postgresql" else "")
-    )
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER template_deleted ON templates")
         op.execute("DROP FUNCTION note_template_deletion()")
+    else:
+        op.execute("DROP TRIGGER template_deleted")
     op.drop_table("template_deletions")
