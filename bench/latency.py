@@ -39,10 +39,23 @@ each distinct track start instead (a split-off part counts as a track of its own
 ``sse_*`` figures count every alert. ``--quiet S`` adds S seconds of the emptied scene after
 each showing, so that the camera rests on key frames between them.
 
-The breakdown splits the latency after the first matchable frame at the alert's
-``created_at`` (written in the same transaction as the sighting): the pipeline part (waiting
-for the early-match rule, embedding, matching, the commit) and the telling part (outbox,
-broker, SSE).
+The breakdown splits each showing's latency after its first matchable frame into parts that
+add up to it, at the first alert's own stamps: its track's first frame (``first_seen``), the
+last frame of the sighting that alerted (``last_seen``: the frame an early look judged, or the
+track's last), and the alert's ``created_at`` (written in the same transaction as the sighting):
+
+- ``matchable_to_first_seen``: until the frame that began the track was decoded: the stream's
+  transport, frames queued behind the camera's work on earlier ones, decoding (negative where
+  the track began before its face would match);
+- ``first_seen_to_judged``: the early-match rule's wait (``tracking.early_match_after``
+  detections, then a clearly better face), in frames as decoded, so frames queued meanwhile
+  count too; for an alert raised at close, the whole track;
+- ``judged_to_created``: the judged frame's own work: detection, embedding, screening,
+  matching and the alert's transaction (and the tracker's close wait for an alert at close);
+- ``created_to_sse``: the telling part (outbox, broker, SSE).
+
+``frame_to_detector`` is, for every analysed frame of the clip, how long after the stream
+sent it the frame reached the detector: the queueing a busy camera adds to everything above.
 
     .venv/bin/python bench/latency.py --seconds 60           # table
     .venv/bin/python bench/latency.py --seconds 60 --json
@@ -87,6 +100,7 @@ from watchkeeper.vision import AnalysedFaces, FaceAnalyzer  # noqa: E402
 
 THUMB = (64, 36)
 RATE = 25  # the clip's frame rate
+STAMPS = ("first_seen", "last_seen", "created_at")  # an alert's, in the order they happen
 FIRST_SEEN_SLACK_S = 0.5  # how much earlier than the stream clock a decoded frame may be stamped
 
 
@@ -322,6 +336,17 @@ def run(
         if s.alert is not None and s.alerted is not None and s.first_seen is not None
     ]
     timed = [(m, created, at) for _, _, m, created, at in told if m is not None]
+    # (first matchable, its alert's track first seen, the judged frame, created, at the client)
+    parts = [
+        (s.first_matchable, *(_ts(s.alert[key]) for key in STAMPS), s.alerted)
+        for s in showings
+        if s.first_matchable is not None and s.alert is not None and s.alerted is not None
+    ]
+    to_detector = [
+        at - clock.sent(clock.loop(at - index / RATE), index)
+        for at, index in seen
+        if index < clip_frames
+    ]
     hooks = [
         received_at[key] - _ts(body["alert"]["last_seen"])
         for key, body in receiver.processed.items()
@@ -345,7 +370,11 @@ def run(
         "pass_after_first_seen_s": percentiles([at - seen for _, seen, _, _, at in told]),
         "pass_after_first_matchable_s": percentiles([at - m for m, _, at in timed]),
         "breakdown_matchable_to_created_s": percentiles([c - m for m, c, _ in timed]),
+        "breakdown_matchable_to_first_seen_s": percentiles([f - m for m, f, *_ in parts]),
+        "breakdown_first_seen_to_judged_s": percentiles([j - f for _, f, j, *_ in parts]),
+        "breakdown_judged_to_created_s": percentiles([c - j for *_, j, c, _ in parts]),
         "breakdown_created_to_sse_s": percentiles([at - c for _, c, at in timed]),
+        "frame_to_detector_s": percentiles(to_detector),
         "tracks": len(tracks),
         "track_after_first_seen_s": percentiles(
             [at - _ts(a["first_seen"]) for at, a in tracks.values()]
@@ -436,10 +465,14 @@ def main() -> None:
         "pass_after_first_matchable_s",
         "track_after_first_seen_s",
         "breakdown_matchable_to_created_s",
+        "breakdown_matchable_to_first_seen_s",
+        "breakdown_first_seen_to_judged_s",
+        "breakdown_judged_to_created_s",
         "breakdown_created_to_sse_s",
+        "frame_to_detector_s",
         "webhook_after_last_seen_s",
     ):
-        print(f"  {key:28s} {result[key]}")
+        print(f"  {key:36s} {result[key]}")
     print(f"  tracker close wait: {result['tracker_close_wait_s']:.2f} s")
 
 
