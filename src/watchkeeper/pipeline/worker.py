@@ -58,7 +58,10 @@ class CameraWorker:
             for frame in self.source.frames():
                 if rewindable and self.pipeline.woken_by(frame.image) and rewindable.rewind():
                     continue  # the frames since the key frame before come first
-                self._emit(self.pipeline.process(frame))
+                # whoever is still in view first: their alerts must not wait for the work
+                # of closing the tracks of those who left
+                self._emit(self.pipeline.advance(frame))
+                self._emit(self.pipeline.close_ended())
                 if self.on_frame is not None:
                     self.on_frame(frame)
                 if resting_source is not None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from watchkeeper.config import Settings
 from watchkeeper.domain import Sighting
-from watchkeeper.pipeline import CameraPipeline
+from watchkeeper.pipeline import CameraPipeline, CameraWorker
 from watchkeeper.streams import open_source
 from watchkeeper.vision import FaceAnalyzer
 
@@ -81,3 +81,40 @@ def test_a_track_that_screened_as_nobody_is_looked_at_again_when_a_better_face_a
         assert looked <= (looks + 1) * tracks
     assert counts[3][0] > counts[1][0]  # some tracks got a clearly better face and a 2nd look
     assert counts[3][1] <= 1.25 * counts[1][1]  # at a small cost in embeddings
+
+
+def test_whoever_is_in_view_is_reported_before_the_tracks_that_ended_are_closed(
+    clip: Path, analyzer: FaceAnalyzer
+) -> None:
+    """A frame's early sightings reach the matcher and the sink before the work of closing
+    the tracks the same frame ended (their embeddings) is done."""
+    settings = Settings()
+    everyone = lambda templates: np.ones(len(templates), bool)  # noqa: E731 - screen says "maybe"
+    pipeline = CameraPipeline(
+        "arcade", analyzer, settings.tracking, settings.vision.min_quality, everyone, 1
+    )
+    # per sink call: frames handled before, whether its track is still open, tracks closed
+    sunk: list[tuple[int, bool, int]] = []
+    handled = [0]
+
+    def sink(sighting: Sighting, _matches: list) -> None:
+        still_open = any(t.track_id == sighting.track_id for t in pipeline.tracker.tracks)
+        sunk.append((handled[0], still_open, pipeline.stats.tracks_closed))
+
+    def on_frame(_frame: object) -> None:
+        handled[0] += 1
+
+    worker = CameraWorker(
+        open_source(str(clip), "arcade", 5.0), pipeline, lambda _s: [], sink, on_frame
+    )
+    worker.run()
+    both = [
+        index
+        for index in dict.fromkeys(f for f, _, _ in sunk)
+        if {still_open for f, still_open, _ in sunk if f == index} == {True, False}
+    ]
+    assert both, "no frame both reported an open track and closed another: nothing tested"
+    for index in both:
+        early = [closed for f, still_open, closed in sunk if f == index and still_open]
+        ended = [closed for f, still_open, closed in sunk if f == index and not still_open]
+        assert max(early) < min(ended), f"frame {index}: closes done before the early reports"
