@@ -157,8 +157,7 @@ class TrackingConfig(BaseModel):
         "is screened and, if it may be someone listed, matched at once instead of when the "
         "person leaves the picture (0: only when the track closes). On a slow CPU (SFace over "
         "about 20 ms a face) 1 brings alerts about 0.4 s sooner for 6–13 % more CPU on a crowd "
-        "camera "
-        "(docs/decisions/0051-early-match-looks.md).",
+        "camera (docs/decisions/0051-early-match-looks.md).",
     )
     early_match_looks: int = Field(
         default=3,
