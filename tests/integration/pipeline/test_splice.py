@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from support.policy_world import authorised_store
@@ -72,3 +73,38 @@ def test_run_matches_a_person_enrolled_from_the_second_segment_there(
             assert s["outcome"] == "matched"
         else:
             assert s["outcome"] == "below threshold" and s["best_score"] < 0.363
+
+
+def test_the_new_picture_is_looked_at_before_the_tracks_the_cut_ended_are_closed(
+    spliced: Path, analyzer: FaceAnalyzer
+) -> None:
+    """Closing every track a cut ended is a batch of embeddings; the people of the new
+    picture are screened first, the old picture's tracks one frame later."""
+    settings = Settings()
+    everyone = lambda templates: np.ones(len(templates), bool)  # noqa: E731 - screen says "maybe"
+    pipeline = CameraPipeline(
+        "arcade", analyzer, settings.tracking, settings.vision.min_quality, everyone, 2
+    )
+    # per sink call, in order: the sighting, whether its track is still open, cuts so far
+    sunk: list[tuple[Sighting, bool, int]] = []
+
+    def sink(sighting: Sighting, _matches: list) -> None:
+        still_open = any(t.track_id == sighting.track_id for t in pipeline.tracker.tracks)
+        sunk.append((sighting, still_open, pipeline.stats.scene_cuts))
+
+    source = open_source(str(spliced), "arcade", 5.0)
+    CameraWorker(source, pipeline, lambda _s: [], sink).run()
+    cut_off = [i for i, (s, still_open, cuts) in enumerate(sunk)
+               if cuts and not still_open and s.last_frame < CUT]  # fmt: skip
+    new_early = [i for i, (s, still_open, _) in enumerate(sunk)
+                 if still_open and s.first_frame >= CUT]  # fmt: skip
+    assert cut_off and new_early
+    assert min(new_early) < min(cut_off)
+    # nothing is lost or added by the wait: the sightings a scan of the same clip reports
+    scan = CameraPipeline(
+        "arcade", analyzer, settings.tracking, settings.vision.min_quality, everyone, 2
+    )
+    scanned = [s for frame in open_source(str(spliced), "arcade", 5.0).frames()
+               for s in scan.process(frame)] + scan.finish()  # fmt: skip
+    seen = sorted((s.track_id, s.first_frame, s.last_frame) for s, _, _ in sunk)
+    assert seen == sorted((s.track_id, s.first_frame, s.last_frame) for s in scanned)
