@@ -155,9 +155,9 @@ class TrackingConfig(BaseModel):
         le=100,
         description="Live cameras: once a track has this many detections, its best face so far "
         "is screened and, if it may be someone listed, matched at once instead of when the "
-        "person leaves the picture (0: only when the track closes). On a slow CPU (SFace over "
-        "about 20 ms a face) 1 brings alerts about 0.4 s sooner for 6–13 % more CPU on a crowd "
-        "camera (docs/decisions/0051-early-match-looks.md).",
+        "person leaves the picture (0: only when the track closes). 1 screens at the first "
+        "detection: on a slow CPU (SFace over about 20 ms a face) alerts about 0.15 s sooner "
+        "for 6–13 % more CPU on a crowd camera (docs/decisions/0051-early-match-looks.md).",
     )
     early_match_looks: int = Field(
         default=3,
