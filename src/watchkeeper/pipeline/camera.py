@@ -81,12 +81,12 @@ class CameraPipeline:
         self.early_after = early_after
         self.early_looks = early_looks
         self.stats = PipelineStats()
-        self._ended: list[Track] = []  # tracks the last frame ended, not yet closed
+        self._ended: list[Track] = []  # tracks ended, not yet closed
         self._cut_off: list[Track] = []  # tracks a scene cut ended, closed after the next frame
 
     def process(self, frame: Frame) -> list[Sighting]:
         """Every sighting of one frame: the early ones of tracks still open, then those of the
-        tracks it ended."""
+        tracks that ended (a scene cut's, one frame later)."""
         return self.advance(frame) + self.close_ended()
 
     def advance(self, frame: Frame) -> list[Sighting]:
@@ -115,7 +115,8 @@ class CameraPipeline:
         return self._early()
 
     def close_ended(self) -> list[Sighting]:
-        """The sightings of the tracks ended by the frames advanced since the last call."""
+        """The sightings of the tracks ended by the frames advanced since the last call, but
+        those the last frame's scene cut ended, which wait for the next frame."""
         ended, self._ended = self._ended, []
         return self._close(ended)
 

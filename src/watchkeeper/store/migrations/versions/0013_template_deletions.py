@@ -11,7 +11,7 @@ transaction may commit after one that took a later number) sends it back to read
 
 Revision ID: 0013
 Revises: 0012
-Create Date: 2026-12-02
+Create Date: 2026-11-30
 """
 
 from collections.abc import Sequence
