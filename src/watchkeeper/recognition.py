@@ -61,6 +61,10 @@ RULES_MAX_AGE_S = 60.0
 # store when a template was committed late under an older id, and once an approximate index
 # has changed by this share (templates added or masked) since its lists were trained.
 RETRAIN_GROWTH = 0.25
+# The store's kept tally of a model's templates (migration 0014) is what a refresh checks its
+# gallery against; this often it is counted over the templates instead, so that a change made
+# behind the store's triggers is followed within this time, not only after the daily recount.
+TALLY_RECOUNT_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,7 @@ class Recogniser:
         self._newest_template = 0  # the highest template id the gallery holds
         self._deletions_seen = 0  # the newest deletion note the gallery has followed
         self.stored_id_reads = 0  # refreshes that had to read every stored template id
+        self._counted_at = 0.0  # when the gallery was last checked against the rows themselves
         self._built_rows = 0  # rows at the last rebuild, and added since
         self._added = 0
         self.last_refresh: Literal["rebuilt", "followed"] | None = None
@@ -156,10 +161,11 @@ class Recogniser:
         rebuild brings the gallery in step.
 
         The templates deleted since its last look are those the store noted (migration
-        0013). The store's count and sum of template ids, against the gallery's less those
-        and plus those stored since, tell whether anything else changed; only then are the
-        stored ids read, to find a deletion it did not see noted (ids are never reused) or a
-        template committed late under an older id.
+        0013). The store's count and sum of template ids (kept by its triggers, migration
+        0014; counted over the rows every ``TALLY_RECOUNT_S``), against the gallery's less
+        those and plus those stored since, tell whether anything else changed; only then are
+        the stored ids read, to find a deletion it did not see noted (ids are never reused) or
+        a template committed late under an older id.
         """
         gallery = self.gallery
         if not self._loaded:
@@ -168,7 +174,11 @@ class Recogniser:
         # the tally first: a change committed while the rest is read then shows in the rest
         # (on PostgreSQL each statement sees what has committed by then) and costs at most a
         # read of the ids below, never a rebuild
-        tally = repository.template_tally(session, self.model)
+        if time.monotonic() - self._counted_at >= TALLY_RECOUNT_S:
+            self._counted_at = time.monotonic()
+            tally = repository.counted_template_tally(session, self.model)
+        else:
+            tally = repository.template_tally(session, self.model)
         deleted, deletions_seen = repository.template_deletions(
             session, self.model, self._deletions_seen
         )
@@ -206,6 +216,7 @@ class Recogniser:
         self._loaded = True
         self._newest_template = int(ids.max()) if len(ids) else 0
         self._deletions_seen = deletions_seen
+        self._counted_at = time.monotonic()  # built from the rows: as good as a count of them
         self._built_rows, self._added = len(ids), 0
         self.last_refresh = "rebuilt"
         log.info("gallery at version %d: %d templates (rebuilt)", version, len(ids))

@@ -79,6 +79,7 @@ def purge(
                 details={"sightings": len(archived)},
             )
         repository.prune_template_deletions(s, now - DELETION_NOTES_KEPT)
+        repository.recount_template_tallies(s)
         files = sorted(freed)
     for sha in files:
         media.delete(sha)

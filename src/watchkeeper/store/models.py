@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -179,6 +180,20 @@ class TemplateDeletion(Base):
     template_id: Mapped[int]
     model: Mapped[str] = mapped_column(String(100))
     deleted_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class TemplateTally(Base):
+    """A part of a model's count of templates and sum of their ids, kept by triggers in the
+    transaction that changes ``templates`` (migration 0014). The parts of a model add up to
+    the two numbers a running gallery compares its own with at every refresh, read from a few
+    rows instead of counted over every template; the retention purge folds them into one."""
+
+    __tablename__ = "template_tallies"
+
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), index=True)
+    templates: Mapped[int] = mapped_column(BigInteger)
+    id_sum: Mapped[int] = mapped_column(BigInteger)
 
 
 class Camera(Base):

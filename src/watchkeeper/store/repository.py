@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Integer, Text, cast, delete, func, or_, select, update
+from sqlalchemy import Integer, Text, cast, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from watchkeeper.store.models import (
     Sighting,
     Template,
     TemplateDeletion,
+    TemplateTally,
     Watchlist,
 )
 from watchkeeper.store.names import check_name
@@ -300,10 +301,65 @@ def template_ids(s: Session, model: str) -> npt.NDArray[np.int64]:
 
 def template_tally(s: Session, model: str) -> tuple[int, int]:
     """How many templates of ``model`` are stored, and the sum of their ids: two numbers that
-    tell a copy whether it holds the same set, without reading the set."""
+    tell a copy whether it holds the same set, without reading the set. Added up from the
+    parts the store's triggers keep (migration 0014), one statement: a consistent view."""
+    query = select(
+        func.coalesce(func.sum(TemplateTally.templates), 0),
+        func.coalesce(func.sum(TemplateTally.id_sum), 0),
+    )
+    count, total = s.execute(query.where(TemplateTally.model == model)).one()
+    return int(count), int(total)
+
+
+def counted_template_tally(s: Session, model: str) -> tuple[int, int]:
+    """The same two numbers counted over the templates themselves: one pass over all of the
+    model's rows, for a check now and then that nothing changed them behind the triggers."""
     query = select(func.count(Template.id), func.coalesce(func.sum(Template.id), 0))
     count, total = s.execute(query.where(Template.model == model)).one()
     return int(count), int(total)
+
+
+def fold_template_tallies(s: Session) -> int:
+    """Replace the parts of every model's tally by their sum, one row a model; how many parts
+    were folded. The parts are taken by one ``DELETE … RETURNING``: a part another transaction
+    has not committed yet is not among them and stays, so a fold never loses a change."""
+    parts = s.execute(
+        delete(TemplateTally).returning(
+            TemplateTally.model, TemplateTally.templates, TemplateTally.id_sum
+        )
+    ).all()
+    sums: dict[str, list[int]] = {}
+    for model, templates, id_sum in parts:
+        total = sums.setdefault(model, [0, 0])
+        total[0] += templates
+        total[1] += id_sum
+    s.add_all(
+        TemplateTally(model=model, templates=count, id_sum=id_sum)
+        for model, (count, id_sum) in sums.items()
+        if count or id_sum
+    )
+    return len(parts)
+
+
+RECOUNT_FROM_ROWS = (
+    "INSERT INTO template_tallies (model, templates, id_sum) "
+    "SELECT model, count(*), sum(id) FROM templates GROUP BY model"
+)
+
+
+def recount_template_tallies(s: Session) -> None:
+    """Set every model's tally to what its templates say: a change that bypassed the
+    triggers (``session_replication_role``, a trigger disabled by hand) is mended here.
+
+    On PostgreSQL the parts are taken and the rows counted in one statement, so both see the
+    same committed state: a transaction committing meanwhile keeps its own part and is not
+    counted twice. SQLite has one writer, which holds the store from the first statement.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text(f"WITH parts AS (DELETE FROM template_tallies) {RECOUNT_FROM_ROWS}"))
+    else:
+        s.execute(delete(TemplateTally))
+        s.execute(text(RECOUNT_FROM_ROWS))
 
 
 def template_deletions(s: Session, model: str, after_seq: int) -> tuple[npt.NDArray[np.int64], int]:
@@ -335,12 +391,18 @@ def gallery_version(s: Session) -> int:
 
 
 def bump_gallery_version(s: Session) -> int:
-    """Increment the version in SQL (safe against concurrent writers) and return the new one."""
+    """Increment the version in SQL (safe against concurrent writers) and return the new one.
+
+    Every change the service makes to the templates ends here, so the tally's parts are
+    folded here too: a replica then adds up one or two rows, however long the store has run.
+    Writers already queue on the version's row, so folding adds no wait of its own.
+    """
     s.execute(
         update(Meta)
         .where(Meta.key == GALLERY_VERSION)
         .values(value=cast(cast(Meta.value, Integer) + 1, Text))
     )
+    fold_template_tallies(s)
     return gallery_version(s)
 
 

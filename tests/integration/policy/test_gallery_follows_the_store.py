@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import delete, insert, select
 
 from support.policy_world import World, make_world, sighting_of
+from watchkeeper import recognition
 from watchkeeper.config import MatchingConfig
 from watchkeeper.recognition import Recogniser
 from watchkeeper.store import repository
-from watchkeeper.store.models import Template, TemplateDeletion
+from watchkeeper.store.models import Template, TemplateDeletion, TemplateTally
 from watchkeeper.usecases.persons import delete_person
 from watchkeeper.usecases.watchlists import delete_watchlist
 from watchkeeper.vision import FaceAnalyzer
@@ -103,6 +104,35 @@ def test_a_deletion_the_gallery_did_not_see_noted_is_found_by_reading_every_id(w
     with world.db.session() as s:  # pruned, or committed after a later note it had read
         s.execute(delete(TemplateDeletion))
 
+    assert recogniser.refresh()
+
+    assert (recogniser.last_refresh, recogniser.stored_id_reads) == ("followed", 1)
+    assert matched(world, recogniser, gone) == []
+    assert matched(world, recogniser, kept) == [kept.person_id]
+
+
+def test_a_deletion_made_behind_the_triggers_is_found_when_the_rows_are_next_counted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    kept = world.enrol("missing", "angelina_jolie")
+    gone = world.enrol("missing", "paul_rudd")
+    recogniser = world.recogniser()
+    ids = template_ids(world, gone.person_id)
+    with world.db.session() as s:  # as a restore with the triggers off would: no note, no part
+        s.execute(delete(Template).where(Template.person_id == gone.person_id))
+        s.execute(delete(TemplateDeletion))
+        s.execute(
+            insert(TemplateTally).values(
+                model=world.analyzer.model, templates=len(ids), id_sum=sum(ids)
+            )
+        )
+        repository.bump_gallery_version(s)
+    assert recogniser.refresh()
+    assert matched(world, recogniser, gone) == [gone.person_id]  # the kept tally agreed
+
+    monkeypatch.setattr(recognition, "TALLY_RECOUNT_S", 0.0)  # time for a count over the rows
+    with world.db.session() as s:
+        repository.bump_gallery_version(s)
     assert recogniser.refresh()
 
     assert (recogniser.last_refresh, recogniser.stored_id_reads) == ("followed", 1)

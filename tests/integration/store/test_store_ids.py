@@ -57,6 +57,8 @@ NOTES = {"template_deletions"}
 NEVER_REUSED = REBUILT | {"templates"} | NOTES
 # integer ids that never leave the store: a reused one cannot be mistaken for anything
 LEFT = {"crowd_minutes"}
+# numbered, but only ever added up whatever their numbers: a tally's parts (0014)
+SUMMED = {"template_tallies"}
 # deleting a camera's newest row needs its sightings gone first (no ON DELETE CASCADE)
 BLOCKED_BY = {"cameras": "sightings"}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -267,7 +269,7 @@ def numbers_its_rows(table: Table) -> bool:
 
 def test_every_table_with_a_row_id_is_decided_on_and_the_store_says_the_same(db):
     numbered = {table.name for table in Base.metadata.sorted_tables if numbers_its_rows(table)}
-    assert numbered == NEVER_REUSED | LEFT  # a new table: say here whether its ids leave
+    assert numbered == NEVER_REUSED | LEFT | SUMMED  # a new table: say here whether its ids leave
     declared = {t.name for t in Base.metadata.sorted_tables if t.kwargs.get("sqlite_autoincrement")}
     assert declared == NEVER_REUSED
     stored = {name for name, sql in schema(db).items() if "AUTOINCREMENT" in sql}
@@ -299,7 +301,11 @@ def test_migration_0012_keeps_every_row_index_and_foreign_key_and_goes_back_to_0
         assert unquoted(sql) == unquoted(before[name]), name
     assert {table for table in REBUILT if sequence_of(at_0011, table)} == set()
     migrate_to(at_0011, "head")
-    assert contents(at_0011) == rows | {"template_deletions": []}  # 0013's, empty
+    ids = [row[0] for row in rows["templates"]]
+    assert contents(at_0011) == rows | {
+        "template_deletions": [],  # 0013's, empty
+        "template_tallies": [(1, "m@1", len(ids), sum(ids))],  # 0014's, from the rows there
+    }
 
 
 def test_after_0012_the_foreign_keys_still_cascade(at_0011):
