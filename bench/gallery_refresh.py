@@ -13,22 +13,27 @@ is timed (wall and CPU):
   before it, a delete rebuilt the gallery, as a deleted template's id could be reused; since
   migration 0013 the gallery reads the store's notes of deleted ids instead of every id).
 
+The store is SQLite in a scratch folder, or with ``--postgres`` a throw-away database made on
+that PostgreSQL server (and dropped afterwards), as a city's camera workers share one:
+
     .venv/bin/python bench/gallery_refresh.py --templates 200000 1000000
-    .venv/bin/python bench/gallery_refresh.py --json out.json
+    .venv/bin/python bench/gallery_refresh.py --postgres postgres@127.0.0.1:5432 --json out.json
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from pipeline import machine  # bench/pipeline.py
 from watchkeeper.config import Settings
@@ -47,9 +52,27 @@ def _unit(rng: np.random.Generator, count: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def filled_store(root: Path, templates: int, rng: np.random.Generator) -> tuple[Database, int]:
-    """A migrated SQLite store holding ``templates`` templates; the database and watchlist id."""
-    db = Database(Settings(data_dir=root).database)
+@contextlib.contextmanager
+def postgres_database(server: str) -> Iterator[str]:
+    """The URL of a new, empty database on ``server`` (user@host:port), dropped afterwards."""
+    import psycopg  # only where PostgreSQL is asked for
+
+    user, _, address = server.rpartition("@")
+    host, _, port = address.partition(":")
+    name = f"wk_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        f"host={host} port={port or 5432} user={user} dbname=postgres", autocommit=True
+    ) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://{server}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def filled_store(url: str, templates: int, rng: np.random.Generator) -> tuple[Database, int]:
+    """A migrated store at ``url`` holding ``templates`` templates; the database and list id."""
+    db = Database(url)
     db.migrate()
     persons = -(-templates // PER_PERSON)
     with db.session() as s:
@@ -73,6 +96,11 @@ def filled_store(root: Path, templates: int, rng: np.random.Generator) -> tuple[
                   "dimension": DIMENSION, "vector": v.tobytes()}
                  for p, v in zip(owners, vectors, strict=True)],
             )  # fmt: skip
+        if db.engine.dialect.name == "postgresql":  # ids given above: move the sequences on
+            for table in ("persons", "photos"):
+                s.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {persons})")
+                )
         repository.bump_gallery_version(s)
     return db, watchlist
 
@@ -92,10 +120,15 @@ def _did(recogniser: Recogniser) -> str | None:
     return getattr(recogniser, "last_refresh", None)
 
 
-def bench_size(templates: int, seed: int) -> dict[str, Any]:
+def bench_size(templates: int, seed: int, postgres: str | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
-    with tempfile.TemporaryDirectory(prefix="wk-refresh-") as folder:
-        db, watchlist = filled_store(Path(folder), templates, rng)
+    with contextlib.ExitStack() as scratch:
+        if postgres:
+            url = scratch.enter_context(postgres_database(postgres))
+        else:
+            folder = scratch.enter_context(tempfile.TemporaryDirectory(prefix="wk-refresh-"))
+            url = Settings(data_dir=Path(folder)).database
+        db, watchlist = filled_store(url, templates, rng)
         loaded: list[Recogniser] = []
         row: dict[str, Any] = {"templates": templates}
         row["first_load"] = timed(
@@ -127,9 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--templates", type=int, nargs="+", default=[200_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--postgres", metavar="USER@HOST:PORT", help="store on this PostgreSQL server, not SQLite"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
-    rows = [bench_size(n, args.seed) for n in args.templates]
+    rows = [bench_size(n, args.seed, args.postgres) for n in args.templates]
     print("\n".join(f"{key}: {value}" for key, value in machine().items()))
     print(f"\n{'templates':>10} {'index':>6} {'first load':>11} {'rules':>13} "
           f"{'enrolment':>13} {'delete':>13}   (wall s, CPU s in brackets)")  # fmt: skip
@@ -140,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         print(f"{row['templates']:>10,} {row['index']:>6} " + " ".join(f"{c:>13}" for c in cells))
     if args.json:
-        result = {"machine": machine(), "rows": rows}
+        result = {"machine": machine(), "store": "postgresql" if args.postgres else "sqlite",
+                  "rows": rows}  # fmt: skip
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
