@@ -30,17 +30,24 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# PostgreSQL: one row per model per statement, from the statement's transition tables
+# PostgreSQL: one row per model per statement, from the statement's transition tables. An
+# update adds a row only where it moved ids between models or renumbered them: re-encrypting
+# every vector (a key rotation) changes no tally and adds nothing.
 POSTGRESQL_FUNCTION = """
 CREATE FUNCTION tally_templates() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        INSERT INTO template_tallies (model, templates, id_sum)
-        SELECT model, -count(*), -sum(id) FROM gone GROUP BY model;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF TG_OP = 'INSERT' THEN
         INSERT INTO template_tallies (model, templates, id_sum)
         SELECT model, count(*), sum(id) FROM added GROUP BY model;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO template_tallies (model, templates, id_sum)
+        SELECT model, -count(*), -sum(id) FROM gone GROUP BY model;
+    ELSE
+        INSERT INTO template_tallies (model, templates, id_sum)
+        SELECT model, sum(n), sum(id_sum) FROM (
+            SELECT model, -1 AS n, -id AS id_sum FROM gone
+            UNION ALL SELECT model, 1, id FROM added
+        ) AS moved GROUP BY model HAVING sum(n) <> 0 OR sum(id_sum) <> 0;
     END IF;
     RETURN NULL;
 END $$
