@@ -186,7 +186,8 @@ class TemplateTally(Base):
     """A part of a model's count of templates and sum of their ids, kept by triggers in the
     transaction that changes ``templates`` (migration 0014). The parts of a model add up to
     the two numbers a running gallery compares its own with at every refresh, read from a few
-    rows instead of counted over every template; the retention purge folds them into one."""
+    rows instead of counted over every template; each change of the gallery folds them into
+    one, and the retention purge counts them again from the templates."""
 
     __tablename__ = "template_tallies"
 

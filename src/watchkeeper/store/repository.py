@@ -319,10 +319,10 @@ def counted_template_tally(s: Session, model: str) -> tuple[int, int]:
     return int(count), int(total)
 
 
-def fold_template_tallies(s: Session) -> int:
-    """Replace the parts of every model's tally by their sum, one row a model; how many parts
-    were folded. The parts are taken by one ``DELETE … RETURNING``: a part another transaction
-    has not committed yet is not among them and stays, so a fold never loses a change."""
+def fold_template_tallies(s: Session) -> None:
+    """Replace the parts of every model's tally by their sum, one row a model. The parts are
+    taken by one ``DELETE … RETURNING``: a part another transaction has not committed yet is
+    not among them and stays, so a fold never loses a change."""
     parts = s.execute(
         delete(TemplateTally).returning(
             TemplateTally.model, TemplateTally.templates, TemplateTally.id_sum
@@ -338,7 +338,6 @@ def fold_template_tallies(s: Session) -> int:
         for model, (count, id_sum) in sums.items()
         if count or id_sum
     )
-    return len(parts)
 
 
 RECOUNT_FROM_ROWS = (
