@@ -6,6 +6,9 @@
   by mistake, and to finish reviewing its alerts.
 - Archived sightings (archive mode of a camera group) are deleted when their own expiry
   passes, with their crops and templates.
+- Each model's count of templates, which the store's triggers keep for running galleries
+  (migration 0014), is counted again from the rows; where it was wrong, something changed
+  the templates behind the triggers, and that is audited (``templates.tally_mended``).
 
 Run it with ``watchkeeper policy purge`` (e.g. from cron) or call :func:`purge` from the
 service loop. Files are deleted after the rows are committed, so a failure never leaves a
@@ -79,7 +82,23 @@ def purge(
                 details={"sightings": len(archived)},
             )
         repository.prune_template_deletions(s, now - DELETION_NOTES_KEPT)
-        repository.recount_template_tallies(s)
+        for mended in repository.recount_template_tallies(s):
+            # only a change made behind the store's triggers leaves the kept numbers wrong
+            log.warning(
+                "the templates of model %s were changed behind the store's triggers: kept "
+                "count and id sum %s, the rows say %s; running galleries follow at their next "
+                "count of the rows (within 10 minutes)",
+                mended.model, mended.kept, mended.counted,
+            )  # fmt: skip
+            audit.record(
+                s,
+                actor=ACTOR,
+                action="templates.tally_mended",
+                object_type="model",
+                object_id=mended.model,
+                reason="templates changed behind the store's triggers",
+                details={"kept": list(mended.kept), "counted": list(mended.counted)},
+            )
         files = sorted(freed)
     for sha in files:
         media.delete(sha)

@@ -340,25 +340,50 @@ def fold_template_tallies(s: Session) -> None:
     )
 
 
-RECOUNT_FROM_ROWS = (
-    "INSERT INTO template_tallies (model, templates, id_sum) "
-    "SELECT model, count(*), sum(id) FROM templates GROUP BY model"
+@dataclass(frozen=True, slots=True)
+class TallyMended:
+    """A model whose kept tally differed from its templates: they were changed behind the
+    store's triggers (a restore with them off, a trigger disabled by hand)."""
+
+    model: str
+    kept: tuple[int, int]  # templates, sum of ids: what the triggers had kept
+    counted: tuple[int, int]  # what the rows say, and the tally now
+
+
+_KEPT = "SELECT model, sum(templates) AS n, sum(id_sum) AS ids FROM {} GROUP BY model"
+_COUNTED = "SELECT model, count(*) AS n, sum(id) AS ids FROM templates GROUP BY model"
+_DIFFERING = (
+    "SELECT coalesce(k.model, c.model), k.n, k.ids, c.n, c.ids "
+    "FROM kept AS k FULL JOIN counted AS c ON k.model = c.model "
+    "WHERE coalesce(k.n, 0) <> coalesce(c.n, 0) OR coalesce(k.ids, 0) <> coalesce(c.ids, 0)"
 )
 
 
-def recount_template_tallies(s: Session) -> None:
-    """Set every model's tally to what its templates say: a change that bypassed the
-    triggers (``session_replication_role``, a trigger disabled by hand) is mended here.
+def recount_template_tallies(s: Session) -> list[TallyMended]:
+    """Set every model's tally to what its templates say; the models where it was wrong.
 
-    On PostgreSQL the parts are taken and the rows counted in one statement, so both see the
-    same committed state: a transaction committing meanwhile keeps its own part and is not
-    counted twice. SQLite has one writer, which holds the store from the first statement.
+    On PostgreSQL the parts are taken, the rows counted and the tally written in one
+    statement, so all three see the same committed state: a transaction committing meanwhile
+    keeps its own part, is not counted twice and is not reported. On SQLite the session
+    holds the store's one write lock from its start.
     """
     if s.get_bind().dialect.name == "postgresql":
-        s.execute(text(f"WITH parts AS (DELETE FROM template_tallies) {RECOUNT_FROM_ROWS}"))
-    else:
+        statement = (
+            "WITH parts AS (DELETE FROM template_tallies RETURNING model, templates, id_sum), "
+            f"kept AS ({_KEPT.format('parts')}), counted AS ({_COUNTED}), "
+            "written AS (INSERT INTO template_tallies (model, templates, id_sum) "
+            f"SELECT model, n, ids FROM counted) {_DIFFERING}"
+        )
+        rows = s.execute(text(statement)).all()
+    else:  # no data-modifying WITH in SQLite: compare, then rewrite
+        compared = f"WITH kept AS ({_KEPT.format('template_tallies')}), counted AS ({_COUNTED})"
+        rows = s.execute(text(f"{compared} {_DIFFERING}")).all()
         s.execute(delete(TemplateTally))
-        s.execute(text(RECOUNT_FROM_ROWS))
+        s.execute(text(f"INSERT INTO template_tallies (model, templates, id_sum) {_COUNTED}"))
+    return [
+        TallyMended(model, (int(kept or 0), int(kept_ids or 0)), (int(n or 0), int(ids or 0)))
+        for model, kept, kept_ids, n, ids in rows
+    ]
 
 
 def template_deletions(s: Session, model: str, after_seq: int) -> tuple[npt.NDArray[np.int64], int]:

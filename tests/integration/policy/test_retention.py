@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, text
 
 from support.policy_world import World, make_world, sighting_of
 from watchkeeper.policy import retention
 from watchkeeper.recognition import record_archived, record_matches
 from watchkeeper.store import policy as policy_store
 from watchkeeper.store import repository
-from watchkeeper.store.models import AuditEvent, TemplateDeletion
+from watchkeeper.store.models import AuditEvent, Template, TemplateDeletion
 from watchkeeper.store.policy import ArchivedSighting
 from watchkeeper.usecases.persons import delete_person
 from watchkeeper.vision import FaceAnalyzer
@@ -63,6 +64,38 @@ def test_the_purge_drops_notes_of_deleted_templates_once_a_day_old(world: World)
     assert len(notes()) == 1
     retention.purge(world.db, world.media, grace_days=30, now=datetime.now(UTC) + timedelta(days=2))
     assert notes() == []
+
+
+def test_the_purge_mends_a_count_of_templates_changed_behind_the_triggers_and_audits_it(
+    world: World,
+):
+    world.watchlist("missing")
+    world.enrol("missing")
+    model = world.analyzer.model
+    with world.db.session(readonly=True) as s:
+        truth = repository.counted_template_tally(s, model)
+    quiet = retention.purge(world.db, world.media, grace_days=30, now=NOW)
+    assert quiet.persons == 0 and not tally_events(world)  # nothing to mend: nothing said
+    with world.db.session() as s:  # the row gone, as a restore with the triggers off leaves it
+        s.execute(text("DROP TRIGGER template_tallied_out"))
+        s.execute(delete(Template))
+    with world.db.session(readonly=True) as s:
+        assert repository.template_tally(s, model) == truth  # the kept numbers did not see it
+
+    retention.purge(world.db, world.media, grace_days=30, now=NOW)
+
+    with world.db.session(readonly=True) as s:
+        assert repository.template_tally(s, model) == (0, 0)
+    events = tally_events(world)
+    assert [(e.object_id, e.actor) for e in events] == [(model, "system:retention")]
+    assert json.loads(events[0].details) == {"counted": [0, 0], "kept": list(truth)}
+    assert world.audit_ok()
+
+
+def tally_events(world: World) -> list[AuditEvent]:
+    with world.db.session(readonly=True) as s:
+        query = select(AuditEvent).where(AuditEvent.action == "templates.tally_mended")
+        return list(s.scalars(query))
 
 
 def test_archive_mode_keeps_unmatched_sightings_with_an_expiry_and_the_purge_removes_them(

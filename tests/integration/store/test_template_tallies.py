@@ -150,9 +150,10 @@ def test_a_fold_and_a_recount_keep_a_change_not_yet_committed(lists: Database):
         with db.engine.connect() as writer:
             writer.execute(insert(Template), [one_template_row(person, photo)] * 3)
             with db.session() as s:  # meanwhile, in another transaction
-                tidy(s)
+                said = tidy(s)
             writer.commit()
         assert kept(db) == counted(db), tidy.__name__
+        assert not said  # and the recount took the writer's change for nothing wrong
 
 
 def test_a_recount_mends_a_tally_changed_behind_the_triggers(lists: Database):
@@ -161,10 +162,14 @@ def test_a_recount_mends_a_tally_changed_behind_the_triggers(lists: Database):
     truth = counted(db)
     with db.session() as s:  # what a restore with triggers off, say, could leave
         s.execute(insert(TemplateTally).values(model=MODELS[0], templates=5, id_sum=77))
-    assert kept(db) != truth
+    wrong = kept(db)[MODELS[0]]
+    assert wrong != truth[MODELS[0]]
     with db.session() as s:
-        repository.recount_template_tallies(s)
+        mended = repository.recount_template_tallies(s)
+    assert mended == [repository.TallyMended(MODELS[0], wrong, truth[MODELS[0]])]
     assert kept(db) == truth
+    with db.session() as s:  # right again: nothing to say
+        assert repository.recount_template_tallies(s) == []
 
 
 def test_emptying_the_table_at_once_leaves_nothing_counted(lists: Database):
