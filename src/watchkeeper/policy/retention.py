@@ -86,8 +86,8 @@ def purge(
             # only a change made behind the store's triggers leaves the kept numbers wrong
             log.warning(
                 "the templates of model %s were changed behind the store's triggers: kept "
-                "count and id sum %s, the rows say %s; running galleries follow at their next "
-                "count of the rows (within 10 minutes)",
+                "count and id sum %s, the rows say %s; running galleries follow when they "
+                "next count the rows",
                 mended.model, mended.kept, mended.counted,
             )  # fmt: skip
             audit.record(

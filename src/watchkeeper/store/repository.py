@@ -320,13 +320,15 @@ def counted_template_tally(s: Session, model: str) -> tuple[int, int]:
 
 
 def fold_template_tallies(s: Session) -> None:
-    """Replace the parts of every model's tally by their sum, one row a model. The parts are
-    taken by one ``DELETE … RETURNING``: a part another transaction has not committed yet is
-    not among them and stays, so a fold never loses a change."""
+    """Replace the parts of each model's tally that has more than one by their sum. The parts
+    are taken by one ``DELETE … RETURNING``: a part another transaction has not committed yet
+    is not among them and stays, so a fold never loses a change. A model already at one row
+    (SQLite's always, PostgreSQL's after a change that added no template) is left alone."""
+    split = select(TemplateTally.model).group_by(TemplateTally.model).having(func.count() > 1)
     parts = s.execute(
-        delete(TemplateTally).returning(
-            TemplateTally.model, TemplateTally.templates, TemplateTally.id_sum
-        )
+        delete(TemplateTally)
+        .where(TemplateTally.model.in_(split))
+        .returning(TemplateTally.model, TemplateTally.templates, TemplateTally.id_sum)
     ).all()
     sums: dict[str, list[int]] = {}
     for model, templates, id_sum in parts:
